@@ -1,0 +1,32 @@
+"""Test isolation: offscreen Qt, a private LOCALLAMA_HOME, no real keyring or network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_API", "pyside6")
+
+#: ``shared/`` lies beside the checkout (locally and in CI).
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+DATA = SHARED / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own LOCALLAMA_HOME and no inherited API key."""
+    home = tmp_path / "locallama-home"
+    home.mkdir()
+    monkeypatch.setenv("LOCALLAMA_HOME", str(home))
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    return home
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    if not DATA.is_dir():
+        pytest.fail(f"shared data not found at {DATA}")
+    return DATA
