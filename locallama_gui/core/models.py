@@ -5,11 +5,11 @@ Everything here is immutable and free of I/O. Money is always ``Decimal``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Mapping
 
 EMPTY_PRICES: Mapping[str, Decimal] = MappingProxyType({})
 

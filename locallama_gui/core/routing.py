@@ -1,0 +1,1112 @@
+"""Routing: which model a task should go to, the fallback chain, and why.
+
+The contract (see DESIGN.md): ``route(task, policy, context) -> RouteDecision`` where the decision
+carries the chosen model, a fallback chain, every candidate with its score broken down by
+factor, every rejected model with a reason code, the estimated cost, and a flag when nothing
+meets the required quality. Same inputs, same decision.
+
+Speed: a catalogue is compiled once into a :class:`CatalogueIndex` (static facts, priors and
+observed figures as flat tuples); one decision then walks those tuples with float scoring and
+prices only the models it returns in ``Decimal``. The full candidate and rejection lists are
+built on first access.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import operator
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from functools import cached_property
+
+from locallama_gui.core.cost import estimate_cost
+from locallama_gui.core.models import (
+    CostEstimate,
+    ModelInfo,
+    PriceOverride,
+    Source,
+    Tier,
+    Usage,
+)
+from locallama_gui.core.profiles import ModelProfile, Observed
+from locallama_gui.core.quality import (
+    Prior,
+    base_id,
+    quality_prior,
+    required_quality,
+    speed_prior,
+)
+from locallama_gui.core.quota import QuotaStatus, as_utc
+from locallama_gui.core.tokens import estimate_complexity, estimate_tokens
+
+#: Context assumed for a model whose window nobody reported (Ollama's own default).
+ASSUMED_CONTEXT = 4096
+DEFAULT_OUTPUT_TOKENS = 512
+DEFAULT_COMPLEXITY = 0.5
+#: Effective samples at which observed figures weigh as much as the prior.
+PRIOR_STRENGTH = 4.0
+#: Fixed cost scale for scoring: $0.0001 a task scores ~0.93, $1 a task scores 0.
+COST_UNIT = 0.0001
+COST_CEILING = 1.0
+LATENCY_UNIT_S = 20.0
+ASSUMED_RELIABILITY = 0.95
+LOCAL_BONUS = 0.03  # no quota, and nothing leaves the machine
+_INV_COST_UNIT = 1.0 / COST_UNIT
+_LOG_COST_CEILING = math.log1p(COST_CEILING / COST_UNIT)
+_ZERO, _PAID, _OTHER = 0, 1, 2  # billing kinds in the hot loop
+
+CATEGORIES = (
+    "chat",
+    "code",
+    "reasoning",
+    "math",
+    "extraction",
+    "writing",
+    "long-context",
+    "vision",
+)
+CAPABILITIES = ("tools", "vision", "json", "reasoning")
+
+
+class FreePreference(StrEnum):
+    PREFER = "prefer"  # $0 models (local and free) first whenever they are good enough
+    ONLY = "only"  # never a paid model
+    AVOID = "avoid"  # OpenRouter free models only when nothing else will do
+    OFF = "off"  # no special treatment: utility alone decides
+
+
+class Priority(StrEnum):
+    COST = "cost"
+    BALANCED = "balanced"
+    SPEED = "speed"
+    QUALITY = "quality"
+
+
+#: (quality, cost, latency) weights of the utility per priority.
+WEIGHTS: Mapping[Priority, tuple[float, float, float]] = {
+    Priority.COST: (0.35, 0.55, 0.10),
+    Priority.BALANCED: (0.55, 0.30, 0.15),
+    Priority.SPEED: (0.30, 0.15, 0.55),
+    Priority.QUALITY: (0.80, 0.10, 0.10),
+}
+
+
+class Reason(StrEnum):
+    """Why a model was rejected (hard filters), in the order they are checked."""
+
+    NOT_TEXT_OUTPUT = "not_text_output"
+    DENIED = "denied"
+    NOT_ALLOWED = "not_in_allow_list"
+    LOCAL_ONLY = "local_only"
+    PAID_NOT_ALLOWED = "paid_not_allowed"
+    FREE_ONLY = "free_only"
+    SOURCE_DOWN = "source_down"
+    KEY_MISSING = "key_missing"
+    QUARANTINED = "quarantined"
+    CONTEXT_TOO_SMALL = "context_too_small"
+    OUTPUT_TOO_LONG = "output_too_long"
+    MISSING_CAPABILITY = "missing_capability"
+    FREE_QUOTA_DAY = "free_quota_day"
+    FREE_QUOTA_MINUTE = "free_quota_minute"
+    VARIABLE_PRICE_WITH_BUDGET = "variable_price_with_budget"
+    OVER_BUDGET = "over_budget"
+
+
+REASON_TEXT: Mapping[Reason, str] = {
+    Reason.NOT_TEXT_OUTPUT: "does not produce text",
+    Reason.DENIED: "on the deny list",
+    Reason.NOT_ALLOWED: "not on the allow list",
+    Reason.LOCAL_ONLY: "local-only (privacy) mode",
+    Reason.PAID_NOT_ALLOWED: "paid models are not allowed",
+    Reason.FREE_ONLY: "free-only: not a $0 model",
+    Reason.SOURCE_DOWN: "its source is down",
+    Reason.KEY_MISSING: "needs an OpenRouter API key",
+    Reason.QUARANTINED: "quarantined after repeated failures",
+    Reason.CONTEXT_TOO_SMALL: "context window smaller than prompt plus output",
+    Reason.OUTPUT_TOO_LONG: "cannot produce that many output tokens",
+    Reason.MISSING_CAPABILITY: "lacks a required capability",
+    Reason.FREE_QUOTA_DAY: "free requests used up for this UTC day",
+    Reason.FREE_QUOTA_MINUTE: "free requests used up for this minute",
+    Reason.VARIABLE_PRICE_WITH_BUDGET: "variable price cannot be held to a budget",
+    Reason.OVER_BUDGET: "estimated cost over budget",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """What is to be done. Give the prompt text, or its token count, or both."""
+
+    prompt: str | None = None
+    prompt_tokens: int | None = None
+    output_tokens: int = DEFAULT_OUTPUT_TOKENS
+    complexity: float | None = None  # in [0, 1]; estimated from the text when None
+    category: str = "chat"
+    capabilities: frozenset[str] = frozenset()
+    priority: Priority = Priority.BALANCED
+
+    def __post_init__(self) -> None:
+        if self.prompt_tokens is not None and self.prompt_tokens < 0:
+            raise ValueError("prompt_tokens must not be negative")
+        if self.output_tokens < 0:
+            raise ValueError("output_tokens must not be negative")
+        if self.complexity is not None and not 0.0 <= self.complexity <= 1.0:
+            raise ValueError("complexity must be between 0 and 1")
+        unknown = set(self.capabilities) - set(CAPABILITIES)
+        if unknown:
+            raise ValueError(
+                f"unknown capability {sorted(unknown)[0]!r} (use {', '.join(CAPABILITIES)})"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    free_preference: FreePreference = FreePreference.PREFER
+    allow_paid: bool = True
+    local_only: bool = False
+    budget_usd: Decimal | None = None  # per task
+    quality_floor: float | None = None  # overrides the required quality
+    allow: tuple[str, ...] = ()  # id patterns (fnmatch); empty = everything
+    deny: tuple[str, ...] = ()
+    fallback_depth: int = 4
+    pinned: str | None = None  # route with this model pinned when it passes the filters
+
+    def __post_init__(self) -> None:
+        if self.fallback_depth < 0:
+            raise ValueError("fallback_depth must not be negative")
+        if self.budget_usd is not None and self.budget_usd < 0:
+            raise ValueError("budget must not be negative")
+        if self.quality_floor is not None and not 0.0 <= self.quality_floor <= 1.0:
+            raise ValueError("quality floor must be between 0 and 1")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedTask:
+    task: Task
+    prompt_tokens: int
+    output_tokens: int
+    complexity: float
+    token_method: str
+    complexity_source: str  # "given", "estimated from the prompt", "default"
+    capabilities: frozenset[str]
+
+
+def resolve_task(task: Task, tokenizer: str | None = None) -> ResolvedTask:
+    if task.prompt_tokens is not None:
+        tokens, method = task.prompt_tokens, "given"
+    elif task.prompt is not None:
+        est = estimate_tokens(task.prompt, tokenizer)
+        tokens, method = est.tokens, est.method
+    else:
+        tokens, method = 0, "no prompt"
+    if task.complexity is not None:
+        complexity, csrc = task.complexity, "given"
+    elif task.prompt:
+        complexity, csrc = estimate_complexity(task.prompt), "estimated from the prompt"
+    else:
+        complexity, csrc = DEFAULT_COMPLEXITY, "default"
+    caps = set(task.capabilities)
+    if task.category == "vision":
+        caps.add("vision")
+    return ResolvedTask(task, tokens, task.output_tokens, complexity, method, csrc, frozenset(caps))
+
+
+# --- the compiled catalogue ---------------------------------------------------------------
+
+_CAP_BITS = {name: 1 << i for i, name in enumerate(CAPABILITIES)}
+
+
+def _caps_mask(caps: Iterable[str]) -> int:
+    mask = 0
+    for c in caps:
+        mask |= _CAP_BITS.get(c, 0)
+    return mask
+
+
+@dataclass(frozen=True, slots=True)
+class _Rec:
+    """Static per-model facts in the shape the hot loop wants."""
+
+    i: int
+    model: ModelInfo
+    tier: Tier
+    source: Source
+    text: bool
+    context: int
+    context_assumed: bool
+    max_output: int | None
+    caps: int
+    price_prompt: float
+    price_completion: float
+    price_request: float
+    # (min_prompt_tokens or -1, utc_start, utc_end, prompt, completion, request) as floats
+    overrides: tuple[tuple, ...]
+    ttft_s: float
+    inv_tps: float
+    speed_source: str
+    reliability: float
+    observed_weight: float
+
+
+def _shrink(prior: float, observed: float | None, weight: float) -> float:
+    if observed is None or weight <= 0:
+        return prior
+    return (PRIOR_STRENGTH * prior + weight * observed) / (PRIOR_STRENGTH + weight)
+
+
+def _effective_context(m: ModelInfo) -> tuple[int, bool]:
+    local = m.local
+    if local is not None and local.loaded_context_length:
+        return local.loaded_context_length, False
+    if m.context_length:
+        return m.context_length, False
+    return ASSUMED_CONTEXT, True
+
+
+def _f(value: Decimal | None) -> float:
+    return float(value) if value is not None else 0.0
+
+
+def _float_overrides(overrides: Iterable[PriceOverride]) -> tuple[tuple, ...]:
+    out = []
+    for o in overrides:
+        pr = o.prices
+        out.append(
+            (
+                -1 if o.min_prompt_tokens is None else o.min_prompt_tokens,
+                o.utc_start,
+                o.utc_end,
+                float(pr["prompt"]) if "prompt" in pr else None,
+                float(pr["completion"]) if "completion" in pr else None,
+                float(pr["request"]) if "request" in pr else None,
+            )
+        )
+    return tuple(out)
+
+
+def _in_window(hhmm: int, start: int | None, end: int | None) -> bool:
+    """The same window rule as :func:`locallama_gui.core.cost.effective_prices`."""
+    lo = 0 if start is None else start
+    hi = 2400 if end is None else end
+    if lo == hi:
+        return True
+    if lo < hi:
+        return lo <= hhmm < hi
+    return hhmm >= lo or hhmm < hi
+
+
+def _float_cost(rec: _Rec, prompt: int, output: int, hhmm: int) -> float:
+    """Cost of one request in float, for scoring only (money is priced in Decimal)."""
+    pp, pc, pq = rec.price_prompt, rec.price_completion, rec.price_request
+    for min_p, start, end, op, oc, oq in rec.overrides:
+        if prompt <= min_p:
+            continue
+        if (start is not None or end is not None) and not _in_window(hhmm, start, end):
+            continue
+        if op is not None:
+            pp = op
+        if oc is not None:
+            pc = oc
+        if oq is not None:
+            pq = oq
+    return pp * prompt + pc * output + pq
+
+
+class CatalogueIndex:
+    """A catalogue compiled for routing, with the profiles routing blends in.
+
+    Build one per catalogue/profile change; reuse it for every decision.
+    """
+
+    def __init__(
+        self,
+        models: Iterable[ModelInfo],
+        profiles: Mapping[str, ModelProfile] | None = None,
+    ) -> None:
+        seen: dict[str, ModelInfo] = {}
+        for m in models:
+            seen.setdefault(m.id, m)
+        self.models: tuple[ModelInfo, ...] = tuple(sorted(seen.values(), key=lambda m: m.id))
+        self.by_id: dict[str, int] = {m.id: i for i, m in enumerate(self.models)}
+        self.profiles: Mapping[str, ModelProfile] = dict(profiles or {})
+        self._quality_cache: dict[str, tuple[tuple[float, ...], tuple[Prior, ...]]] = {}
+        self._base_cache: dict[tuple[str, Priority], tuple[float, ...]] = {}
+        self._static_cache: dict[tuple, tuple] = {}
+        self._ranked_cache: dict[tuple, list[tuple]] = {}
+        recs = []
+        for i, m in enumerate(self.models):
+            ctx, assumed = _effective_context(m)
+            p = m.pricing
+            sp = speed_prior(m)
+            ttft, tps, ssrc = sp.ttft_s, sp.tokens_per_s, sp.source
+            prof = self.profiles.get(m.id)
+            overall = prof.overall if prof else None
+            rel, weight = ASSUMED_RELIABILITY, 0.0
+            if overall is not None and overall.weight > 0:
+                weight = overall.weight
+                rel = _shrink(ASSUMED_RELIABILITY, overall.success_rate, overall.weight)
+                if overall.ttft_ms is not None:
+                    ttft = _shrink(ttft, overall.ttft_ms / 1000.0, overall.weight)
+                    ssrc = "observed"
+                if overall.tokens_per_s is not None:
+                    tps = _shrink(tps, overall.tokens_per_s, overall.weight)
+                    ssrc = "observed"
+            recs.append(
+                _Rec(
+                    i=i,
+                    model=m,
+                    tier=m.tier,
+                    source=m.source,
+                    text=m.text_output,
+                    context=ctx,
+                    context_assumed=assumed,
+                    max_output=m.max_output_tokens,
+                    caps=_caps_mask(m.capabilities()),
+                    price_prompt=_f(p.get("prompt")) if p else 0.0,
+                    price_completion=_f(p.get("completion")) if p else 0.0,
+                    price_request=_f(p.get("request")) if p else 0.0,
+                    overrides=_float_overrides(p.overrides) if p else (),
+                    ttft_s=ttft,
+                    inv_tps=1.0 / max(tps, 0.1),
+                    speed_source=ssrc,
+                    reliability=rel,
+                    observed_weight=weight,
+                )
+            )
+        self.recs: tuple[_Rec, ...] = tuple(recs)
+        self._free_router_ids = [
+            m.id for m in self.models if m.tier is Tier.FREE and m.id == "openrouter/free"
+        ]
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def base_scores(self, category: str, priority: Priority) -> tuple[float, ...]:
+        """The task-independent part of each model's score: quality, reliability, locality."""
+        key = (category, priority)
+        cached = self._base_cache.get(key)
+        if cached is None:
+            qs = self.quality(category)[0]
+            wq = WEIGHTS[priority][0]
+            cached = tuple(
+                wq * qs[r.i]
+                + _reliability_factor(r.reliability)
+                + (LOCAL_BONUS if r.tier is Tier.LOCAL else 0.0)
+                for r in self.recs
+            )
+            self._base_cache[key] = cached
+        return cached
+
+    def quality(self, category: str) -> tuple[tuple[float, ...], tuple[Prior, ...]]:
+        """Predicted quality of every model for ``category``: prior blended with observed."""
+        cached = self._quality_cache.get(category)
+        if cached is not None:
+            return cached
+        priors: list[Prior] = []
+        for m in self.models:
+            lender = None
+            if m.benchmarks is None:
+                b = base_id(m.id)
+                j = self.by_id.get(b)
+                if j is not None and b != m.id:
+                    lender = self.models[j]
+            priors.append(quality_prior(m, category, lender))
+        # openrouter/free routes to a random free model: rate it as the median free model.
+        free_q = sorted(
+            priors[i].quality
+            for i, m in enumerate(self.models)
+            if m.tier is Tier.FREE and m.id not in self._free_router_ids and m.text_output
+        )
+        if free_q:
+            median = free_q[len(free_q) // 2]
+            for fid in self._free_router_ids:
+                priors[self.by_id[fid]] = Prior(median, "median of the free models it picks from")
+        qs = []
+        for i, m in enumerate(self.models):
+            q = priors[i].quality
+            prof = self.profiles.get(m.id)
+            if prof is not None:
+                obs: Observed | None = prof.for_category(category)
+                if obs is not None and obs.quality is not None:
+                    q = _shrink(q, obs.quality, obs.quality_weight)
+                elif prof.overall is not None and prof.overall.quality is not None:
+                    # other categories say something, but less: half weight
+                    q = _shrink(q, prof.overall.quality, prof.overall.quality_weight / 2)
+            qs.append(q)
+        result = (tuple(qs), tuple(priors))
+        self._quality_cache[category] = result
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingContext:
+    """Everything about the world a decision depends on, passed in (no clock reads)."""
+
+    index: CatalogueIndex
+    now: datetime
+    quota: QuotaStatus | None = None
+    sources_down: frozenset[Source] = frozenset()
+    key_present: bool | None = None  # None: unknown (advise without filtering)
+    quarantined: frozenset[str] = frozenset()
+
+    @classmethod
+    def build(
+        cls,
+        models: Iterable[ModelInfo],
+        now: datetime,
+        profiles: Mapping[str, ModelProfile] | None = None,
+        **kwargs: object,
+    ) -> RoutingContext:
+        return cls(index=CatalogueIndex(models, profiles), now=now, **kwargs)  # type: ignore[arg-type]
+
+
+# --- decisions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    model_id: str
+    reason: Reason
+    detail: str
+
+    @property
+    def text(self) -> str:
+        return (
+            f"{REASON_TEXT[self.reason]}: {self.detail}"
+            if self.detail
+            else REASON_TEXT[self.reason]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    model: ModelInfo
+    quality: float
+    prior: Prior
+    eligible: bool
+    score: float
+    factors: Mapping[str, float]  # contribution of each factor to the score
+    cost_usd: Decimal | None  # None: unknown (variable price)
+    latency_s: float
+    group: int  # 0 first; the order routing considered the models in
+
+    @property
+    def id(self) -> str:
+        return self.model.id
+
+    @property
+    def tier(self) -> Tier:
+        return self.model.tier
+
+
+def _reliability_factor(reliability: float) -> float:
+    """Observed failures (not rate limits) cost score: 0 at the assumed 95% success."""
+    return -0.3 * (ASSUMED_RELIABILITY - reliability) if reliability < ASSUMED_RELIABILITY else 0.0
+
+
+def _cost_score(cost: float) -> float:
+    if cost <= 0:
+        return 1.0
+    s = 1.0 - math.log1p(cost / COST_UNIT) / math.log1p(COST_CEILING / COST_UNIT)
+    return 0.0 if s < 0 else s
+
+
+class RouteDecision:
+    """The outcome of :func:`route`. The chain is built on first access; so are the full
+    candidate and rejection lists, which a caller that only needs the answer never pays for.
+    """
+
+    def __init__(
+        self,
+        *,
+        resolved: ResolvedTask,
+        policy: Policy,
+        context: RoutingContext,
+        required: float,
+        order: list[tuple],
+        below_rows: Callable[[], list[tuple]],
+        rejections: Callable[[], list[tuple[int, Reason, str]]],
+    ) -> None:
+        self.resolved = resolved
+        self.policy = policy
+        self.context = context
+        self.required_quality = required
+        self._order = order  # eligible rows, best first
+        self._below_rows = below_rows
+        self._rejections = rejections
+        self._pinned_row: tuple | None = None
+        self._chain: list[int] = []
+        self.below_threshold = False
+        self.pin_note: str | None = None
+        self._usage = Usage(
+            prompt_tokens=resolved.prompt_tokens, completion_tokens=resolved.output_tokens
+        )
+
+    @cached_property
+    def _below(self) -> list[tuple]:
+        return self._below_rows()
+
+    @cached_property
+    def _full_order(self) -> list[tuple]:
+        rows = [*self._order, *self._below]
+        if self._pinned_row is not None:
+            rows.remove(self._pinned_row)
+            rows.insert(0, self._pinned_row)
+        return rows
+
+    def _finish(self) -> None:
+        """Pin, chain and the paid tail (called once by :func:`route`)."""
+        policy = self.policy
+        index = self.context.index
+        models = index.models
+        lead: list[tuple] = self._order if self._order else self._below
+        self.below_threshold = bool(lead) and not self._order
+        if policy.pinned is not None:
+            j = index.by_id.get(policy.pinned)
+            row = None
+            if j is not None:
+                row = next((r for r in self._order if r[1] == j), None) or next(
+                    (r for r in self._below if r[1] == j), None
+                )
+            if j is None:
+                self.pin_note = (
+                    f"Pinned model {policy.pinned} is not in the catalogue; routed normally."
+                )
+            elif row is None:
+                why = next(
+                    (REASON_TEXT[r] for ii, r, _ in self._all_reasons if ii == j), "rejected"
+                )
+                self.pin_note = (
+                    f"Pinned model {policy.pinned} was rejected ({why}); routed normally."
+                )
+            else:
+                self._pinned_row = row
+                lead = [row, *(r for r in lead if r is not row)]
+                self.below_threshold = row[6] == 2
+                self.pin_note = f"Pinned to {policy.pinned} by request."
+        depth = policy.fallback_depth
+        chain = [row[1] for row in lead[: 1 + depth]]
+        if len(chain) < 1 + depth and lead is not self._below and self._order:
+            seen = set(chain)
+            chain += [r[1] for r in self._below if r[1] not in seen][: 1 + depth - len(chain)]
+        paid = Tier.PAID
+        paid_ok = (
+            policy.allow_paid
+            and policy.free_preference is not FreePreference.ONLY
+            and not policy.local_only
+        )
+        if paid_ok and chain and models[chain[-1]].tier is not paid:
+            in_chain = set(chain)
+
+            def first_paid(rows: list[tuple]) -> int | None:
+                return next(
+                    (r[1] for r in rows if models[r[1]].tier is paid and r[1] not in in_chain),
+                    None,
+                )
+
+            extra = first_paid(self._order)
+            if extra is None:
+                extra = first_paid(self._below)
+            if extra is not None:
+                if len(chain) > depth and len(chain) > 1:
+                    chain[-1] = extra
+                else:
+                    chain.append(extra)
+            else:
+                paid_pos = [k for k, i in enumerate(chain) if models[i].tier is paid]
+                if paid_pos:
+                    del chain[paid_pos[-1] + 1 :]
+        self._chain = chain
+
+    @property
+    def chain_ids(self) -> tuple[str, ...]:
+        """Chosen first, then the fallbacks: the order a run walks."""
+        models = self.context.index.models
+        return tuple(models[i].id for i in self._chain)
+
+    @cached_property
+    def chain(self) -> tuple[Candidate, ...]:
+        by_i = {row[1]: row for row in self._order}
+        if any(i not in by_i for i in self._chain):
+            by_i.update((row[1], row) for row in self._below)
+        return tuple(self._candidate(by_i[i]) for i in self._chain)
+
+    @property
+    def chosen(self) -> Candidate | None:
+        return self.chain[0] if self._chain else None
+
+    @property
+    def chosen_model(self) -> ModelInfo | None:
+        return self.context.index.models[self._chain[0]] if self._chain else None
+
+    @property
+    def fallbacks(self) -> tuple[Candidate, ...]:
+        return self.chain[1:]
+
+    @cached_property
+    def candidates(self) -> tuple[Candidate, ...]:
+        """Every model that passed the hard filters, in routing order."""
+        return tuple(self._candidate(row) for row in self._full_order)
+
+    @cached_property
+    def _all_reasons(self) -> list[tuple[int, Reason, str]]:
+        return self._rejections()
+
+    @cached_property
+    def rejected(self) -> tuple[Rejection, ...]:
+        models = self.context.index.models
+        return tuple(Rejection(models[i].id, r, d) for i, r, d in self._all_reasons)
+
+    @property
+    def eligible_count(self) -> int:
+        return len(self._order)
+
+    @property
+    def available_count(self) -> int:
+        return len(self._order) + len(self._below)
+
+    def rejection_counts(self) -> Counter[Reason]:
+        return Counter(r for _, r, _ in self._all_reasons)
+
+    @cached_property
+    def estimate(self) -> CostEstimate | None:
+        model = self.chosen_model
+        if model is None:
+            return None
+        return estimate_cost(model, self._usage, self.context.now)
+
+    @property
+    def estimated_cost_usd(self) -> Decimal | None:
+        est = self.estimate
+        return est.total_usd if est is not None else None
+
+    def _candidate(self, row: tuple) -> Candidate:
+        _, i, score, q, fc, fl, group = row
+        index = self.context.index
+        if score is None:
+            score, fc, fl = _score_parts(index, i, self.resolved, self.context.now)
+        model = index.models[i]
+        task = self.resolved.task
+        priors = index.quality(task.category)[1]
+        rec = index.recs[i]
+        latency = rec.ttft_s + self.resolved.output_tokens * rec.inv_tps
+        factors = {
+            "quality": WEIGHTS[task.priority][0] * q,
+            "cost": fc,
+            "latency": fl,
+            "reliability": _reliability_factor(rec.reliability),
+        }
+        if rec.tier is Tier.LOCAL:
+            factors["local"] = LOCAL_BONUS
+        if model.tier in (Tier.VARIABLE, Tier.UNKNOWN):
+            cost = None
+        else:
+            cost = estimate_cost(model, self._usage, self.context.now).total_usd
+        return Candidate(
+            model=model,
+            quality=q,
+            prior=priors[i],
+            eligible=group < 2,
+            score=score,
+            factors=factors,
+            cost_usd=cost,
+            latency_s=latency,
+            group=group,
+        )
+
+    @cached_property
+    def why(self) -> tuple[str, ...]:
+        """Plain-language reasoning, most important first."""
+        r = self.resolved
+        lines = []
+        lines.append(
+            f"Task: {r.prompt_tokens} prompt tokens ({r.token_method}), {r.output_tokens} output "
+            f"tokens, complexity {r.complexity:.2f} ({r.complexity_source}), category "
+            f"{r.task.category}, priority {r.task.priority.value}."
+        )
+        floor = (
+            "quality floor set by policy"
+            if self.policy.quality_floor is not None
+            else ("from complexity")
+        )
+        lines.append(
+            f"Required quality {self.required_quality:.2f} ({floor}); "
+            f"{self.eligible_count} of {self.available_count} available models meet it."
+        )
+        if self.pin_note:
+            lines.append(self.pin_note)
+        chosen = self.chosen
+        if chosen is None:
+            lines.append("No model passed the hard filters: nothing can run this task.")
+        else:
+            m = chosen.model
+            est = self.estimate
+            cost = "unknown" if est is None or est.total_usd is None else f"${est.total_usd}"
+            if self.below_threshold:
+                lines.append(
+                    f"BELOW THRESHOLD: no model reaches the required quality; {m.id} is the "
+                    f"best available (quality {chosen.quality:.2f})."
+                )
+            elif (
+                m.tier in (Tier.FREE, Tier.LOCAL)
+                and chosen.group == 0
+                and (
+                    self.policy.free_preference in (FreePreference.PREFER, FreePreference.ONLY)
+                    or r.task.priority is Priority.COST
+                )
+            ):
+                lines.append(
+                    f"Chose {m.id} ({m.tier.value}, {cost}): the best-scoring $0 model that is "
+                    f"good enough (quality {chosen.quality:.2f} ≥ {self.required_quality:.2f})."
+                )
+            else:
+                lines.append(
+                    f"Chose {m.id} ({m.tier.value}, {cost}): the best trade-off of quality "
+                    f"{chosen.quality:.2f}, cost and speed for a {r.task.priority.value} priority."
+                )
+            if m.tier is Tier.FREE:
+                q = self.context.quota
+                left = f"{q.remaining_day} free requests left today" if q else "free quota applies"
+                lines.append(f"Free model: 20 requests/minute account-wide; {left}.")
+        if self.fallbacks:
+            tail = self.fallbacks[-1]
+            note = ""
+            if tail.tier is Tier.PAID and chosen is not None and chosen.tier is not Tier.PAID:
+                note = " It ends with a paid model, so a free or local outage never strands it."
+            lines.append("Fallbacks: " + ", ".join(c.id for c in self.fallbacks) + "." + note)
+        counts = self.rejection_counts()
+        if counts:
+            parts = [f"{n} {REASON_TEXT[reason]}" for reason, n in counts.most_common()]
+            lines.append("Rejected: " + "; ".join(parts) + ".")
+        return tuple(lines)
+
+    def to_dict(self) -> dict:
+        """A JSON-safe view: the CLI's ``route --json`` and the route history."""
+
+        def cand(c: Candidate) -> dict:
+            return {
+                "id": c.id,
+                "name": c.model.name,
+                "tier": c.tier.value,
+                "source": c.model.source.value,
+                "quality": round(c.quality, 4),
+                "quality_prior": round(c.prior.quality, 4),
+                "quality_source": c.prior.source,
+                "eligible": c.eligible,
+                "score": round(c.score, 4),
+                "factors": {k: round(v, 4) for k, v in c.factors.items()},
+                "estimated_cost_usd": None if c.cost_usd is None else str(c.cost_usd),
+                "expected_latency_s": round(c.latency_s, 3),
+                "context_length": c.model.context_length,
+            }
+
+        est = self.estimate
+        r = self.resolved
+        return {
+            "chosen": cand(self.chosen) if self.chosen else None,
+            "fallbacks": [c.id for c in self.fallbacks],
+            "chain": [cand(c) for c in self.chain],
+            "candidates": [cand(c) for c in self.candidates],
+            "rejected": [
+                {"id": j.model_id, "reason": j.reason.value, "detail": j.detail}
+                for j in self.rejected
+            ],
+            "estimated_cost_usd": None
+            if est is None or est.total_usd is None
+            else str(est.total_usd),
+            "below_threshold": self.below_threshold,
+            "required_quality": round(self.required_quality, 4),
+            "task": {
+                "prompt_tokens": r.prompt_tokens,
+                "token_method": r.token_method,
+                "output_tokens": r.output_tokens,
+                "complexity": round(r.complexity, 4),
+                "complexity_source": r.complexity_source,
+                "category": r.task.category,
+                "priority": r.task.priority.value,
+                "capabilities": sorted(r.capabilities),
+            },
+            "policy": {
+                "free_preference": self.policy.free_preference.value,
+                "allow_paid": self.policy.allow_paid,
+                "local_only": self.policy.local_only,
+                "budget_usd": None
+                if self.policy.budget_usd is None
+                else str(self.policy.budget_usd),
+                "fallback_depth": self.policy.fallback_depth,
+            },
+            "why": list(self.why),
+        }
+
+
+# --- the decision ---------------------------------------------------------------------------
+
+
+def _matches(model_id: str, patterns: Sequence[str]) -> bool:
+    return any(p == model_id or fnmatch.fnmatchcase(model_id, p) for p in patterns)
+
+
+def _static_filter(
+    index: CatalogueIndex, policy: Policy, context: RoutingContext, zero_first: bool
+) -> tuple[tuple, list[tuple], list[tuple[int, Reason, str]]]:
+    """The filters that depend on the policy and the world, not on the task: cached."""
+    quota = context.quota
+    free_day_out = quota is not None and quota.day_exhausted
+    free_min_out = quota is not None and quota.minute_exhausted
+    key_missing = context.key_present is False
+    pref = policy.free_preference
+    key = (
+        policy.deny,
+        policy.allow,
+        policy.local_only,
+        pref,
+        policy.allow_paid,
+        policy.budget_usd is not None,
+        context.sources_down,
+        key_missing,
+        context.quarantined,
+        free_day_out,
+        free_min_out,
+        zero_first,
+    )
+    cached = index._static_cache.get(key)
+    if cached is not None:
+        return cached
+    survivors: list[tuple] = []
+    rejects: list[tuple[int, Reason, str]] = []
+    reject = rejects.append
+    allow, deny = policy.allow, policy.deny
+    avoid_free = pref is FreePreference.AVOID
+    for rec in index.recs:
+        i, tier, mid = rec.i, rec.tier, rec.model.id
+        if not rec.text:
+            reject((i, Reason.NOT_TEXT_OUTPUT, "output: " + ", ".join(rec.model.output_modalities)))
+            continue
+        if deny and _matches(mid, deny):
+            reject((i, Reason.DENIED, ""))
+            continue
+        if allow and not _matches(mid, allow):
+            reject((i, Reason.NOT_ALLOWED, ""))
+            continue
+        is_local = tier is Tier.LOCAL
+        if policy.local_only and not is_local:
+            reject((i, Reason.LOCAL_ONLY, ""))
+            continue
+        if tier is Tier.PAID or tier is Tier.VARIABLE or tier is Tier.UNKNOWN:
+            if pref is FreePreference.ONLY:
+                reject((i, Reason.FREE_ONLY, tier.value))
+                continue
+            if not policy.allow_paid:
+                reject((i, Reason.PAID_NOT_ALLOWED, tier.value))
+                continue
+        if rec.source in context.sources_down:
+            reject((i, Reason.SOURCE_DOWN, rec.source.value))
+            continue
+        if key_missing and not is_local:
+            reject((i, Reason.KEY_MISSING, ""))
+            continue
+        if mid in context.quarantined:
+            reject((i, Reason.QUARANTINED, ""))
+            continue
+        if tier is Tier.FREE:
+            if free_day_out:
+                reject((i, Reason.FREE_QUOTA_DAY, ""))
+                continue
+            if free_min_out:
+                reject((i, Reason.FREE_QUOTA_MINUTE, ""))
+                continue
+        if (tier is Tier.VARIABLE or tier is Tier.UNKNOWN) and policy.budget_usd is not None:
+            reject((i, Reason.VARIABLE_PRICE_WITH_BUDGET, ""))
+            continue
+        if zero_first:
+            group = 0 if (is_local or tier is Tier.FREE) else 1
+        elif avoid_free:
+            group = 1 if tier is Tier.FREE else 0
+        else:
+            group = 0
+        kind = _ZERO if (is_local or tier is Tier.FREE) else _PAID if tier is Tier.PAID else _OTHER
+        survivors.append(
+            (
+                rec.context,
+                rec.max_output,
+                rec.caps,
+                kind,
+                rec.price_prompt,
+                rec.price_completion,
+                rec.price_request,
+                bool(rec.overrides),
+                rec.ttft_s,
+                rec.inv_tps,
+                i,
+                group,
+            )
+        )
+    if len(index._static_cache) > 256:
+        index._static_cache.clear()
+    result = (key, survivors, rejects)
+    index._static_cache[key] = result
+    return result
+
+
+def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
+    """Decide where ``task`` goes under ``policy`` in ``context``. Deterministic."""
+    index = context.index
+    resolved = resolve_task(task)
+    n_in, n_out = resolved.prompt_tokens, resolved.output_tokens
+    need_ctx = n_in + n_out
+    need_caps = _caps_mask(resolved.capabilities)
+    required = (
+        policy.quality_floor
+        if policy.quality_floor is not None
+        else required_quality(resolved.complexity)
+    )
+    now = as_utc(context.now)
+    hhmm = now.hour * 100 + now.minute
+    priority = task.priority
+    _, wc, wl = WEIGHTS[priority]
+    pref = policy.free_preference
+    zero_first = pref in (FreePreference.PREFER, FreePreference.ONLY) or (
+        priority is Priority.COST and pref is FreePreference.OFF
+    )
+    static_key, survivors, static_rejects = _static_filter(index, policy, context, zero_first)
+    ranked = _ranked_survivors(index, static_key, survivors, task.category)
+    base = index.base_scores(task.category, priority)
+    budget = policy.budget_usd
+    budget_f = float(budget) * 0.999999 if budget is not None else None
+    wc_log = wc / _LOG_COST_CEILING
+    inv_lat = 1.0 / LATENCY_UNIT_S
+    usage = Usage(prompt_tokens=n_in, completion_tokens=n_out)
+    log1p = math.log1p
+    recs = index.recs
+
+    # One pass over the eligible survivors (quality >= required; they come best quality
+    # first, so the pass stops at the first one below). Each row is (sort key, index, score,
+    # quality, cost factor, latency factor, group); the sort is stable, so ties keep id order.
+    order: list[tuple] = []
+    add = order.append
+    stop = len(ranked)
+    for k, (q, ctx, mo, caps, kind, pp, pc, pq, ovr, ttft, itps, i, group) in enumerate(ranked):
+        if q < required:
+            stop = k
+            break
+        if ctx < need_ctx or (mo is not None and mo < n_out) or need_caps & ~caps:
+            continue  # recorded with its reason on demand (RouteDecision.rejected)
+        if kind == _PAID:
+            cost = _float_cost(recs[i], n_in, n_out, hhmm) if ovr else pp * n_in + pc * n_out + pq
+            if budget_f is not None and cost > budget_f:
+                exact = estimate_cost(recs[i].model, usage, now).total_usd
+                if exact is None or exact > budget:  # type: ignore[operator]
+                    continue
+            fc = wc - wc_log * log1p(cost * _INV_COST_UNIT) if cost > 0 else wc
+            if fc < 0.0:
+                fc = 0.0
+        elif kind == _ZERO:
+            fc = wc
+        else:
+            fc = 0.0  # variable: an unknown cost scores as the most expensive
+        fl = wl / (1.0 + (ttft + n_out * itps) * inv_lat)
+        score = base[i] + fc + fl
+        add((group * 10.0 - score, i, score, q, fc, fl, group))
+    order.sort(key=_first)
+
+    def below_rows() -> list[tuple]:
+        """Models that pass the filters but not the quality bar, best quality first."""
+        rows = []
+        for q, ctx, mo, caps, kind, _pp, _pc, _pq, _o, _t, _s, i, _g in ranked[stop:]:
+            if ctx < need_ctx or (mo is not None and mo < n_out) or need_caps & ~caps:
+                continue
+            if kind == _PAID and budget is not None:
+                exact = estimate_cost(recs[i].model, usage, now).total_usd
+                if exact is None or exact > budget:
+                    continue
+            rows.append((30.0 - q, i, None, q, None, None, 2))
+        return rows
+
+    decision = RouteDecision(
+        resolved=resolved,
+        policy=policy,
+        context=context,
+        required=required,
+        order=order,
+        below_rows=below_rows,
+        rejections=lambda: sorted(
+            static_rejects + _dynamic_rejections(index, survivors, resolved, budget, now)
+        ),
+    )
+    decision._finish()
+    return decision
+
+
+_first = operator.itemgetter(0)
+
+
+def _ranked_survivors(
+    index: CatalogueIndex, static_key: tuple, survivors: list[tuple], category: str
+) -> list[tuple]:
+    """Survivors of the static filters with their quality for ``category`` in front, best
+    first (ties in id order): cached per filter state and category."""
+    key = (static_key, category)
+    ranked = index._ranked_cache.get(key)
+    if ranked is None:
+        qs = index.quality(category)[0]
+        ranked = sorted(((qs[row[10]], *row) for row in survivors), key=lambda r: -r[0])
+        if len(index._ranked_cache) > 256:
+            index._ranked_cache.clear()
+        index._ranked_cache[key] = ranked
+    return ranked
+
+
+def _score_parts(
+    index: CatalogueIndex, i: int, resolved: ResolvedTask, now: datetime
+) -> tuple[float, float, float]:
+    """(score, cost factor, latency factor) of one model: the formula of the hot loop in
+    :func:`route`, for rows it did not score (models below the quality threshold)."""
+    rec = index.recs[i]
+    priority = resolved.task.priority
+    _, wc, wl = WEIGHTS[priority]
+    n_in, n_out = resolved.prompt_tokens, resolved.output_tokens
+    now = as_utc(now)
+    if rec.tier is Tier.PAID:
+        cost = _float_cost(rec, n_in, n_out, now.hour * 100 + now.minute)
+        fc = max(0.0, wc - wc / _LOG_COST_CEILING * math.log1p(cost * _INV_COST_UNIT))
+    elif rec.tier is Tier.FREE or rec.tier is Tier.LOCAL:
+        fc = wc
+    else:
+        fc = 0.0
+    fl = wl / (1.0 + (rec.ttft_s + n_out * rec.inv_tps) / LATENCY_UNIT_S)
+    base = index.base_scores(resolved.task.category, priority)[i]
+    return base + fc + fl, fc, fl
+
+
+def _dynamic_rejections(
+    index: CatalogueIndex,
+    survivors: Sequence[tuple],
+    resolved: ResolvedTask,
+    budget: Decimal | None,
+    now: datetime,
+) -> list[tuple[int, Reason, str]]:
+    """The task-dependent rejections, rebuilt when someone asks for them."""
+    n_out = resolved.output_tokens
+    need_ctx = resolved.prompt_tokens + n_out
+    need_caps = _caps_mask(resolved.capabilities)
+    usage = Usage(prompt_tokens=resolved.prompt_tokens, completion_tokens=n_out)
+    out = []
+    for row in survivors:
+        rec = index.recs[row[10]]
+        if rec.context < need_ctx:
+            assumed = " (assumed: not reported)" if rec.context_assumed else ""
+            out.append((rec.i, Reason.CONTEXT_TOO_SMALL, f"{rec.context} < {need_ctx}{assumed}"))
+        elif rec.max_output is not None and rec.max_output < n_out:
+            out.append((rec.i, Reason.OUTPUT_TOO_LONG, f"max {rec.max_output} < {n_out}"))
+        elif need_caps & ~rec.caps:
+            missing = [c for c in CAPABILITIES if _CAP_BITS[c] & need_caps & ~rec.caps]
+            out.append((rec.i, Reason.MISSING_CAPABILITY, ", ".join(missing)))
+        elif budget is not None and rec.tier is Tier.PAID:
+            exact = estimate_cost(rec.model, usage, now).total_usd
+            if exact is None or exact > budget:
+                out.append((rec.i, Reason.OVER_BUDGET, f"${exact} > ${budget}"))
+    return out

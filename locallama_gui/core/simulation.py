@@ -1,0 +1,436 @@
+"""Route-simulation: a batch of tasks through a policy over simulated time, quota in force.
+
+A seeded scenario generator makes a mix of categories, complexities and sizes spread over
+simulated days; :func:`simulate` routes each task at its moment with the free quota as it
+stands then, charges the chosen model, and aggregates: total cost, savings against always
+using a named paid model, share per tier, when the free quota ran out, tasks below threshold.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from locallama_gui.core.cost import estimate_cost
+from locallama_gui.core.models import ModelInfo, Tier, Usage
+from locallama_gui.core.quota import FreeQuota, as_utc
+from locallama_gui.core.routing import (
+    CATEGORIES,
+    CatalogueIndex,
+    Policy,
+    Priority,
+    RoutingContext,
+    Task,
+    route,
+)
+
+DEFAULT_CATEGORY_MIX: Mapping[str, float] = {
+    "chat": 0.28,
+    "code": 0.25,
+    "reasoning": 0.10,
+    "math": 0.05,
+    "extraction": 0.10,
+    "writing": 0.12,
+    "long-context": 0.05,
+    "vision": 0.05,
+}
+#: Share of low (0-0.33), medium (0.33-0.66) and high (0.66-1) complexity tasks.
+DEFAULT_COMPLEXITY_MIX: tuple[float, float, float] = (0.45, 0.35, 0.20)
+
+
+class ScenarioError(ValueError):
+    """A scenario or an imported task list that cannot be used, with what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    tasks: int = 1000
+    tasks_per_day: int = 200
+    seed: int = 0
+    start: datetime = datetime(2026, 1, 5, tzinfo=UTC)
+    category_mix: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_CATEGORY_MIX))
+    complexity_mix: tuple[float, float, float] = DEFAULT_COMPLEXITY_MIX
+    prompt_tokens_median: int = 800
+    output_tokens_median: int = 400
+    priority: Priority = Priority.BALANCED
+
+    def validate(self) -> None:
+        if self.tasks < 0:
+            raise ScenarioError("tasks must not be negative")
+        if self.tasks_per_day < 1:
+            raise ScenarioError("tasks per day must be at least 1")
+        if not self.category_mix or any(w < 0 for w in self.category_mix.values()):
+            raise ScenarioError("the category mix needs at least one non-negative weight")
+        if sum(self.category_mix.values()) <= 0:
+            raise ScenarioError("the category mix weights add up to zero")
+        if len(self.complexity_mix) != 3 or any(w < 0 for w in self.complexity_mix):
+            raise ScenarioError("the complexity mix needs three non-negative weights")
+        if sum(self.complexity_mix) <= 0:
+            raise ScenarioError("the complexity mix weights add up to zero")
+
+
+@dataclass(frozen=True, slots=True)
+class SimTask:
+    at: datetime
+    task: Task
+
+
+def generate_tasks(scenario: Scenario) -> list[SimTask]:
+    """Deterministic for a given scenario (seed included)."""
+    scenario.validate()
+    rng = random.Random(scenario.seed)
+    cats = list(scenario.category_mix)
+    cat_w = [scenario.category_mix[c] for c in cats]
+    bands = ((0.0, 0.33), (0.33, 0.66), (0.66, 1.0))
+    start = as_utc(scenario.start)
+    per_day = scenario.tasks_per_day
+    out: list[SimTask] = []
+    n = scenario.tasks
+    day = 0
+    while len(out) < n:
+        count = min(per_day, n - len(out))
+        seconds = sorted(rng.random() * 86400.0 for _ in range(count))
+        base = start + timedelta(days=day)
+        for s in seconds:
+            cat = rng.choices(cats, cat_w)[0]
+            lo, hi = bands[rng.choices((0, 1, 2), scenario.complexity_mix)[0]]
+            complexity = round(lo + (hi - lo) * rng.random(), 3)
+            median = scenario.prompt_tokens_median * (60 if cat == "long-context" else 1)
+            prompt = max(1, int(median * math.exp(rng.gauss(0.0, 0.8))))
+            output = max(1, int(scenario.output_tokens_median * math.exp(rng.gauss(0.0, 0.6))))
+            caps: frozenset[str] = frozenset({"vision"}) if cat == "vision" else frozenset()
+            out.append(
+                SimTask(
+                    at=base + timedelta(seconds=s),
+                    task=Task(
+                        prompt_tokens=prompt,
+                        output_tokens=output,
+                        complexity=complexity,
+                        category=cat,
+                        capabilities=caps,
+                        priority=scenario.priority,
+                    ),
+                )
+            )
+        day += 1
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SimRow:
+    at: datetime
+    category: str
+    complexity: float
+    prompt_tokens: int
+    output_tokens: int
+    model_id: str | None
+    tier: Tier | None
+    cost_usd: Decimal | None  # None: unknown price or nothing routable
+    below_threshold: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    rows: tuple[SimRow, ...]
+    total_cost_usd: Decimal
+    unknown_cost_tasks: int
+    baseline_id: str | None
+    baseline_cost_usd: Decimal | None
+    savings_usd: Decimal | None
+    tier_counts: Mapping[str, int]
+    model_counts: Mapping[str, int]
+    below_threshold: int
+    unroutable: int
+    free_day_exhausted_at: tuple[datetime, ...]  # first moment per UTC day the cap was reached
+    free_minute_exhaustions: int  # tasks that found the per-minute window full
+    cancelled: bool = False
+
+    @property
+    def tasks(self) -> int:
+        return len(self.rows)
+
+    def tier_share(self) -> dict[str, float]:
+        n = len(self.rows) or 1
+        return {t: c / n for t, c in self.tier_counts.items()}
+
+    def cumulative_cost(self) -> list[Decimal]:
+        total = Decimal(0)
+        out = []
+        for r in self.rows:
+            if r.cost_usd is not None:
+                total += r.cost_usd
+            out.append(total)
+        return out
+
+    def to_dict(self, include_rows: bool = False) -> dict:
+        d = {
+            "tasks": self.tasks,
+            "total_cost_usd": str(self.total_cost_usd),
+            "unknown_cost_tasks": self.unknown_cost_tasks,
+            "baseline": self.baseline_id,
+            "baseline_cost_usd": None
+            if self.baseline_cost_usd is None
+            else str(self.baseline_cost_usd),
+            "savings_usd": None if self.savings_usd is None else str(self.savings_usd),
+            "tier_counts": dict(self.tier_counts),
+            "tier_share": {k: round(v, 4) for k, v in self.tier_share().items()},
+            "top_models": dict(
+                sorted(self.model_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+            ),
+            "below_threshold": self.below_threshold,
+            "unroutable": self.unroutable,
+            "free_day_exhausted_at": [t.isoformat() for t in self.free_day_exhausted_at],
+            "free_minute_exhaustions": self.free_minute_exhaustions,
+            "cancelled": self.cancelled,
+        }
+        if include_rows:
+            d["rows"] = [
+                {
+                    "at": r.at.isoformat(),
+                    "category": r.category,
+                    "complexity": r.complexity,
+                    "prompt_tokens": r.prompt_tokens,
+                    "output_tokens": r.output_tokens,
+                    "model": r.model_id,
+                    "tier": r.tier.value if r.tier else None,
+                    "cost_usd": None if r.cost_usd is None else str(r.cost_usd),
+                    "below_threshold": r.below_threshold,
+                }
+                for r in self.rows
+            ]
+        return d
+
+
+def simulate(
+    tasks: Sequence[SimTask],
+    policy: Policy,
+    index: CatalogueIndex,
+    *,
+    baseline_id: str | None = None,
+    credits_purchased: bool = False,
+    quota: FreeQuota | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    progress_every: int = 500,
+) -> SimulationResult:
+    """Route every task at its moment; the free quota fills as free models are chosen.
+
+    ``progress(done, total)`` is called every ``progress_every`` tasks; when ``cancelled()``
+    turns true the run stops and the partial result is returned with ``cancelled=True``.
+    """
+    quota = quota or FreeQuota(credits_purchased=credits_purchased)
+    baseline: ModelInfo | None = None
+    if baseline_id is not None:
+        j = index.by_id.get(baseline_id)
+        if j is None:
+            raise ScenarioError(f"baseline model {baseline_id!r} is not in the catalogue")
+        baseline = index.models[j]
+    rows: list[SimRow] = []
+    total = Decimal(0)
+    base_total: Decimal | None = Decimal(0) if baseline is not None else None
+    unknown = below = unroutable = minute_hits = 0
+    tier_counts: dict[str, int] = {}
+    model_counts: dict[str, int] = {}
+    day_exhausted: list[datetime] = []
+    last_exhausted_day = None
+    was_cancelled = False
+    n = len(tasks)
+    for k, st in enumerate(tasks):
+        if k % progress_every == 0:
+            if cancelled is not None and cancelled():
+                was_cancelled = True
+                break
+            if progress is not None:
+                progress(k, n)
+        at = as_utc(st.at)
+        status = quota.status(at)
+        if status.minute_exhausted and not status.day_exhausted:
+            minute_hits += 1
+        ctx = RoutingContext(index=index, now=at, quota=status)
+        decision = route(st.task, policy, ctx)
+        chosen = decision.chosen
+        task = st.task
+        usage = Usage(
+            prompt_tokens=decision.resolved.prompt_tokens,
+            completion_tokens=decision.resolved.output_tokens,
+        )
+        if chosen is None:
+            unroutable += 1
+            rows.append(
+                SimRow(
+                    at,
+                    task.category,
+                    decision.resolved.complexity,
+                    usage.prompt_tokens,
+                    usage.completion_tokens,
+                    None,
+                    None,
+                    None,
+                    False,
+                )
+            )
+            continue
+        model = chosen.model
+        cost = estimate_cost(model, usage, at).total_usd
+        if cost is None:
+            unknown += 1
+        else:
+            total += cost
+        if base_total is not None and baseline is not None:
+            bc = estimate_cost(baseline, usage, at).total_usd
+            base_total = None if bc is None else base_total + bc
+        if model.tier is Tier.FREE:
+            quota.record_request(at)
+            after = quota.status(at)
+            if after.day_exhausted and last_exhausted_day != at.date():
+                last_exhausted_day = at.date()
+                day_exhausted.append(at)
+        tier_counts[model.tier.value] = tier_counts.get(model.tier.value, 0) + 1
+        model_counts[model.id] = model_counts.get(model.id, 0) + 1
+        if decision.below_threshold:
+            below += 1
+        rows.append(
+            SimRow(
+                at,
+                task.category,
+                decision.resolved.complexity,
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                model.id,
+                model.tier,
+                cost,
+                decision.below_threshold,
+            )
+        )
+    if progress is not None and not was_cancelled:
+        progress(n, n)
+    savings = None
+    if base_total is not None:
+        savings = base_total - total
+    return SimulationResult(
+        rows=tuple(rows),
+        total_cost_usd=total,
+        unknown_cost_tasks=unknown,
+        baseline_id=baseline_id,
+        baseline_cost_usd=base_total,
+        savings_usd=savings,
+        tier_counts=tier_counts,
+        model_counts=model_counts,
+        below_threshold=below,
+        unroutable=unroutable,
+        free_day_exhausted_at=tuple(day_exhausted),
+        free_minute_exhaustions=minute_hits,
+        cancelled=was_cancelled,
+    )
+
+
+# --- imported task lists ----------------------------------------------------------------------
+
+
+def _task_from_record(rec: Mapping[str, object], where: str, at: datetime) -> SimTask:
+    def num(key: str, kind: type) -> object:
+        v = rec.get(key)
+        if v in (None, ""):
+            return None
+        try:
+            return kind(v)  # type: ignore[call-arg]
+        except (TypeError, ValueError):
+            raise ScenarioError(f"{where}: {key} must be a number, got {v!r}") from None
+
+    prompt = rec.get("prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        raise ScenarioError(f"{where}: prompt must be text")
+    pt = num("prompt_tokens", int)
+    if prompt in (None, "") and pt is None:
+        raise ScenarioError(f"{where}: needs a prompt or prompt_tokens")
+    ot = num("output_tokens", int)
+    cx = num("complexity", float)
+    cat = rec.get("category") or "chat"
+    if not isinstance(cat, str):
+        raise ScenarioError(f"{where}: category must be text")
+    caps_raw = rec.get("capabilities") or ()
+    if isinstance(caps_raw, str):
+        caps_raw = [c.strip() for c in caps_raw.split(";") if c.strip()]
+    pr = rec.get("priority") or Priority.BALANCED.value
+    when = at
+    if rec.get("at"):
+        try:
+            when = as_utc(datetime.fromisoformat(str(rec["at"])))
+        except ValueError:
+            raise ScenarioError(f"{where}: at must be an ISO date-time") from None
+    try:
+        task = Task(
+            prompt=prompt or None,  # type: ignore[arg-type]
+            prompt_tokens=pt,  # type: ignore[arg-type]
+            output_tokens=ot if ot is not None else 512,  # type: ignore[arg-type]
+            complexity=cx,  # type: ignore[arg-type]
+            category=cat,
+            capabilities=frozenset(caps_raw),  # type: ignore[arg-type]
+            priority=Priority(pr),
+        )
+    except ValueError as e:
+        raise ScenarioError(f"{where}: {e}") from None
+    return SimTask(when, task)
+
+
+def _spread(n: int, start: datetime, tasks_per_day: int) -> Iterable[datetime]:
+    step = 86400.0 / max(1, tasks_per_day)
+    for k in range(n):
+        yield start + timedelta(seconds=k * step)
+
+
+def tasks_from_jsonl(text: str, start: datetime, tasks_per_day: int = 200) -> list[SimTask]:
+    """One JSON object a line: ``prompt`` or ``prompt_tokens``, optional ``output_tokens``,
+    ``complexity``, ``category``, ``capabilities`` (list), ``priority``, ``at`` (ISO)."""
+    records = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ScenarioError(f"line {lineno}: not valid JSON ({e.msg})") from None
+        if not isinstance(rec, dict):
+            raise ScenarioError(f"line {lineno}: expected a JSON object")
+        records.append((f"line {lineno}", rec))
+    times = _spread(len(records), as_utc(start), tasks_per_day)
+    return [
+        _task_from_record(rec, where, t) for (where, rec), t in zip(records, times, strict=True)
+    ]
+
+
+def tasks_from_csv(text: str, start: datetime, tasks_per_day: int = 200) -> list[SimTask]:
+    """A header row naming any of the JSONL fields; ``capabilities`` separated by ``;``."""
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise ScenarioError("the CSV file has no header row")
+    if not ({"prompt", "prompt_tokens"} & set(reader.fieldnames)):
+        raise ScenarioError("the CSV file needs a prompt or prompt_tokens column")
+    rows = list(reader)
+    times = _spread(len(rows), as_utc(start), tasks_per_day)
+    return [
+        _task_from_record(r, f"row {k + 2}", t)
+        for k, (r, t) in enumerate(zip(rows, times, strict=True))
+    ]
+
+
+__all__ = [
+    "CATEGORIES",
+    "DEFAULT_CATEGORY_MIX",
+    "Scenario",
+    "ScenarioError",
+    "SimRow",
+    "SimTask",
+    "SimulationResult",
+    "generate_tasks",
+    "simulate",
+    "tasks_from_csv",
+    "tasks_from_jsonl",
+]
