@@ -1,0 +1,551 @@
+"""The shared HTTP policy every source client goes through.
+
+Timeouts on every request, a total deadline, retries with jittered exponential backoff for
+idempotent GETs only (honouring ``Retry-After`` and ``X-RateLimit-Reset``), bodies read by
+streaming and abandoned past ``max_response_bytes``, JSON decoding into typed errors, https
+required for public hosts, and secrets redacted from every message and log record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .errors import (
+    AuthError,
+    BadResponse,
+    InsecureURLError,
+    ResponseTooLarge,
+    SourceError,
+    SourceTimeout,
+    Unreachable,
+    error_from_response,
+    redact,
+)
+
+log = logging.getLogger("locallama_gui.sources.http")
+
+MIB = 1024 * 1024
+USER_AGENT = "LocaLLama-Router/0.1"
+
+_PRIVATE_NETS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7")
+)
+
+
+async def _default_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    """Timeouts, retries and limits for every request a source client sends.
+
+    ``total_timeout`` bounds a whole call (all attempts and waits); ``generation_timeout``
+    replaces it for chat completions and streams, which may legitimately run for minutes.
+    ``max_retries`` applies to idempotent GETs only. A server-requested wait longer than
+    ``max_retry_wait_s`` is not waited for: the error is raised with its ``retry_after_s``.
+    ``rng``, ``sleep``, ``clock`` (epoch seconds) and ``monotonic`` are injectable for tests.
+    """
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    total_timeout: float = 60.0
+    generation_timeout: float = 600.0
+    max_retries: int = 2
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 8.0
+    max_retry_wait_s: float = 30.0
+    max_response_bytes: int = 32 * MIB
+    allow_http_hosts: frozenset[str] = frozenset()
+    user_agent: str = USER_AGENT
+    rng: Callable[[], float] = field(default=random.random, compare=False, repr=False)
+    sleep: Callable[[float], Awaitable[None]] = field(
+        default=_default_sleep, compare=False, repr=False
+    )
+    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
+    monotonic: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout", "total_timeout", "generation_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.max_retries < 0:
+            raise ValueError("max_retries must not be negative")
+        if self.max_response_bytes <= 0:
+            raise ValueError("max_response_bytes must be positive")
+
+    def httpx_timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(
+            connect=self.connect_timeout,
+            read=self.read_timeout,
+            write=self.read_timeout,
+            pool=self.connect_timeout,
+        )
+
+    def backoff(self, attempt: int) -> float:
+        """Wait before retry number ``attempt`` (0-based): half fixed, half random."""
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * (2**attempt))
+        return ceiling / 2 + self.rng() * ceiling / 2
+
+
+def is_private_host(host: str) -> bool:
+    """Loopback, ``localhost`` or a private-network address (no DNS lookup)."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in net for net in _PRIVATE_NETS if net.version == address.version)
+
+
+def check_url(url: str, policy: HttpPolicy | None = None) -> httpx.URL:
+    """Parse ``url``; plain http only to loopback / private hosts (or ``allow_http_hosts``)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise InsecureURLError(f"invalid URL: {redact(str(exc))}") from None
+    scheme = parsed.scheme.lower()
+    host = parsed.host or ""
+    if scheme not in ("http", "https") or not host:
+        raise InsecureURLError(f"unsupported URL {redact(url)!r}: use http(s)://host[:port]")
+    if scheme == "http":
+        allowed = policy.allow_http_hosts if policy else frozenset()
+        if not is_private_host(host) and host.lower() not in allowed:
+            raise InsecureURLError(
+                f"plain http to public host {host!r} refused; use https", url=redact(url)
+            )
+    return parsed
+
+
+def _is_json_type(content_type: str) -> bool:
+    mime = content_type.split(";", 1)[0].strip().lower()
+    return mime in ("application/json", "text/json") or mime.endswith("+json")
+
+
+def _mime(response: httpx.Response) -> str:
+    return response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def decode_json(data: bytes, *, url: str | None = None) -> Any:
+    """Decode a JSON body, or raise :class:`BadResponse` (``not_json``)."""
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BadResponse(
+            f"response is not valid JSON ({type(exc).__name__}: {str(exc)[:120]})",
+            code="not_json",
+            url=url,
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    """A fully read response: status, headers, body bytes and the JSON (or ``None``)."""
+
+    status: int
+    headers: httpx.Headers
+    content: bytes
+    data: Any
+    url: str
+    elapsed_ms: float
+
+
+class StreamLines:
+    """Lines of a streamed body, bounded in size and time, with transport errors typed."""
+
+    def __init__(
+        self,
+        http: HttpClient,
+        response: httpx.Response,
+        secrets: tuple[str, ...],
+        deadline: float,
+        started: float,
+    ) -> None:
+        self._http = http
+        self.response = response
+        self._secrets = secrets
+        self._deadline = deadline
+        self.started = started
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+    @property
+    def content_type(self) -> str:
+        return _mime(self.response)
+
+    async def read_all(self) -> bytes:
+        chunks = []
+        async for chunk in self._chunks():
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        policy = self._http.policy
+        total = 0
+        url = str(self.response.request.url)
+        try:
+            async for chunk in self.response.aiter_bytes():
+                total += len(chunk)
+                if total > policy.max_response_bytes:
+                    raise ResponseTooLarge(
+                        f"stream exceeded {policy.max_response_bytes} bytes; stopped reading",
+                        limit=policy.max_response_bytes,
+                        url=url,
+                    )
+                if policy.monotonic() > self._deadline:
+                    raise SourceTimeout(
+                        "stream exceeded its total deadline", phase="deadline", url=url
+                    )
+                yield chunk
+        except httpx.HTTPError as exc:
+            raise self._http.transport_error(exc, url, self._secrets) from None
+
+    async def lines(self) -> AsyncIterator[str]:
+        """Decoded lines without their line endings (a final unterminated line included)."""
+        buffer = b""
+        async for chunk in self._chunks():
+            buffer += chunk
+            while True:
+                cut = buffer.find(b"\n")
+                if cut < 0:
+                    break
+                line, buffer = buffer[:cut], buffer[cut + 1 :]
+                yield line.rstrip(b"\r").decode("utf-8", errors="replace")
+        if buffer:
+            yield buffer.rstrip(b"\r").decode("utf-8", errors="replace")
+
+
+class HttpClient:
+    """Requests to one base URL under an :class:`HttpPolicy`, over a shared AsyncClient."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client: httpx.AsyncClient,
+        policy: HttpPolicy | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.policy = policy or HttpPolicy()
+        self.base_url = str(check_url(base_url.rstrip("/"), self.policy)).rstrip("/")
+        self.client = client
+        self._headers = {"User-Agent": self.policy.user_agent, **(headers or {})}
+
+    def __repr__(self) -> str:
+        return f"HttpClient({self.base_url!r})"
+
+    # ------------------------------------------------------------------ helpers
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            check_url(path, self.policy)
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def _build_headers(
+        self, headers: Mapping[str, str] | None, secret: str | None
+    ) -> dict[str, str]:
+        out = dict(self._headers)
+        if headers:
+            out.update(headers)
+        if secret is not None:
+            key = secret.strip()
+            if not key or not key.isascii() or not key.isprintable() or " " in key:
+                raise AuthError(
+                    "the API key is empty or contains characters that cannot be sent",
+                    status=None,
+                    secrets=(secret,),
+                )
+            out["Authorization"] = f"Bearer {key}"
+        return out
+
+    def transport_error(
+        self, exc: BaseException, url: str, secrets: Iterable[str | None]
+    ) -> SourceError:
+        """A typed error for an httpx transport failure (the message is redacted)."""
+        secrets = tuple(secrets)
+        text = redact(f"{type(exc).__name__}: {exc}", secrets)
+        if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+            return SourceTimeout(
+                f"connect timed out: {text}", phase="connect", url=url, secrets=secrets
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return SourceTimeout(f"read timed out: {text}", phase="read", url=url, secrets=secrets)
+        if isinstance(exc, httpx.ConnectError):
+            return Unreachable(f"cannot connect: {text}", url=url, secrets=secrets)
+        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+            return BadResponse(
+                f"connection closed before the response was complete: {text}",
+                code="truncated",
+                retryable=True,
+                url=url,
+                secrets=secrets,
+            )
+        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+            return InsecureURLError(text, url=url, secrets=secrets)
+        return Unreachable(f"request failed: {text}", url=url, secrets=secrets)
+
+    def _error_for(self, raw: RawResponse, secrets: tuple[str, ...]) -> SourceError:
+        text = None
+        if raw.data is None and raw.content:
+            text = raw.content[:300].decode("utf-8", errors="replace")
+        return error_from_response(
+            raw.status,
+            raw.headers,
+            raw.data,
+            now=self.policy.clock(),
+            url=raw.url,
+            secrets=secrets,
+            raw_text=text,
+        )
+
+    # ------------------------------------------------------------------ one attempt
+
+    async def _read_limited(self, response: httpx.Response, url: str) -> bytes:
+        limit = self.policy.max_response_bytes
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            raise ResponseTooLarge(
+                f"response declares {int(declared)} bytes, over the {limit}-byte limit",
+                limit=limit,
+                url=url,
+            )
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in response.aiter_bytes():
+            total += len(chunk)
+            if total > limit:
+                raise ResponseTooLarge(
+                    f"response exceeded {limit} bytes; stopped reading", limit=limit, url=url
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: dict[str, str],
+        secrets: tuple[str, ...],
+        expect_json: bool = True,
+    ) -> RawResponse:
+        started = self.policy.monotonic()
+        try:
+            async with self.client.stream(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                headers=headers,
+                timeout=self.policy.httpx_timeout(),
+                follow_redirects=False,
+            ) as response:
+                content = await self._read_limited(response, url)
+        except httpx.HTTPError as exc:
+            raise self.transport_error(exc, url, secrets) from None
+        elapsed = (self.policy.monotonic() - started) * 1000
+        status = response.status_code
+        data: Any = None
+        if not expect_json:
+            try:
+                data = json.loads(content.decode("utf-8-sig")) if content else None
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                data = None
+        elif content:
+            if status < 300:
+                mime = _mime(response)
+                if mime and not _is_json_type(mime):
+                    raise BadResponse(
+                        f"expected JSON, got content type {mime!r} (HTTP {status})",
+                        code="content_type",
+                        url=url,
+                    )
+                data = decode_json(content, url=url)
+            else:
+                try:
+                    data = json.loads(content.decode("utf-8-sig"))
+                except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                    data = None
+        elif status < 300 and status != 204:
+            raise BadResponse(f"empty response body (HTTP {status})", code="not_json", url=url)
+        log.debug("%s %s -> %s in %.0f ms", method, redact(url, secrets), status, elapsed)
+        return RawResponse(status, response.headers, content, data, url, elapsed)
+
+    # ------------------------------------------------------------------ public
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        secret: str | None = None,
+        timeout_s: float | None = None,
+        raise_for_status: bool = True,
+        retry: bool | None = None,
+        expect_json: bool = True,
+    ) -> RawResponse:
+        """Send a request and read the whole (bounded) body.
+
+        GETs are retried on retryable errors (``retry=False`` turns that off); other methods
+        never are. With ``raise_for_status=False`` an error status is returned, not raised.
+        With ``expect_json=False`` an empty or non-JSON body is accepted (``data`` is None).
+        """
+        method = method.upper()
+        secrets = (secret,) if secret else ()
+        url = self.url(path)
+        send_headers = self._build_headers(headers, secret)
+        can_retry = (method in ("GET", "HEAD")) if retry is None else (retry and method == "GET")
+        attempts = 1 + (self.policy.max_retries if can_retry else 0)
+        budget = timeout_s if timeout_s is not None else self.policy.total_timeout
+        deadline = self.policy.monotonic() + budget
+        try:
+            async with asyncio.timeout(budget):
+                for attempt in range(attempts):
+                    try:
+                        raw = await self._attempt(
+                            method,
+                            url,
+                            params=params,
+                            json_body=json_body,
+                            headers=send_headers,
+                            secrets=secrets,
+                            expect_json=expect_json,
+                        )
+                        if raw.status >= 300 and raise_for_status:
+                            if 300 <= raw.status < 400:
+                                raise BadResponse(
+                                    f"unexpected redirect (HTTP {raw.status})",
+                                    code="redirect",
+                                    status=raw.status,
+                                    url=url,
+                                )
+                            raise self._error_for(raw, secrets)
+                        return raw
+                    except SourceError as err:
+                        if not err.retryable or attempt + 1 >= attempts:
+                            raise
+                        wait = (
+                            err.retry_after_s
+                            if err.retry_after_s is not None
+                            else self.policy.backoff(attempt)
+                        )
+                        if wait > self.policy.max_retry_wait_s:
+                            raise
+                        if self.policy.monotonic() + wait > deadline:
+                            raise
+                        log.info(
+                            "retrying %s %s in %.2f s after %s",
+                            method,
+                            redact(url, secrets),
+                            wait,
+                            type(err).__name__,
+                        )
+                        await self.policy.sleep(wait)
+        except TimeoutError:
+            raise SourceTimeout(
+                f"{method} {redact(url, secrets)} exceeded its {budget:g} s deadline",
+                phase="deadline",
+                url=url,
+                secrets=secrets,
+            ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def get_json(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        secret: str | None = None,
+        timeout_s: float | None = None,
+    ) -> Any:
+        raw = await self.request(
+            "GET", path, params=params, headers=headers, secret=secret, timeout_s=timeout_s
+        )
+        return raw.data
+
+    async def post_json(
+        self,
+        path: str,
+        body: Any,
+        *,
+        headers: Mapping[str, str] | None = None,
+        secret: str | None = None,
+        timeout_s: float | None = None,
+    ) -> RawResponse:
+        return await self.request(
+            "POST", path, json_body=body, headers=headers, secret=secret, timeout_s=timeout_s
+        )
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        secret: str | None = None,
+        timeout_s: float | None = None,
+    ) -> AsyncIterator[StreamLines]:
+        """Open a streamed request (never retried). Error statuses raise typed errors."""
+        secrets = (secret,) if secret else ()
+        url = self.url(path)
+        send_headers = self._build_headers(headers, secret)
+        started = self.policy.monotonic()
+        deadline = started + (
+            timeout_s if timeout_s is not None else self.policy.generation_timeout
+        )
+        try:
+            async with self.client.stream(
+                method.upper(),
+                url,
+                json=json_body,
+                headers=send_headers,
+                timeout=self.policy.httpx_timeout(),
+                follow_redirects=False,
+            ) as response:
+                if response.status_code >= 300:
+                    try:
+                        content = await self._read_limited(response, url)
+                    except ResponseTooLarge:
+                        content = b""
+                    try:
+                        data = json.loads(content.decode("utf-8-sig")) if content else None
+                    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                        data = None
+                    raw = RawResponse(
+                        response.status_code, response.headers, content, data, url, 0.0
+                    )
+                    raise self._error_for(raw, secrets)
+                yield StreamLines(self, response, secrets, deadline, started)
+        except httpx.HTTPError as exc:
+            raise self.transport_error(exc, url, secrets) from None
+
+
+def is_json_content_type(content_type: str) -> bool:
+    return _is_json_type(content_type)
