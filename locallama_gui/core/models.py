@@ -236,3 +236,12 @@ class CostEstimate:
     free_limits: FreeLimits | None = None
     applied_overrides: tuple[int, ...] = ()  # indexes into pricing.overrides
     effective_prices: Mapping[str, Decimal] = field(default_factory=lambda: EMPTY_PRICES)
+
+
+def decimal_str(value: Decimal) -> str:
+    """A plain decimal string for JSON and files: no exponent, no trailing zeros.
+
+    ``str(Decimal("0.00000045"))`` is ``"4.5E-7"``; this gives ``"0.00000045"``.
+    """
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text

@@ -20,6 +20,8 @@ CODING_TOP = 80.0
 PRIOR_FLOOR = 0.30
 PRIOR_SPAN = 0.62
 DEFAULT_PRIOR = 0.50
+#: How far a family's reputation may lift a model above what its size suggests.
+FAMILY_SIZE_MARGIN = 0.12
 
 # (substring of the id, prior). First match wins, so more specific entries come first.
 FAMILY_PRIORS: tuple[tuple[str, float], ...] = (
@@ -141,14 +143,19 @@ def quality_prior(
             q = PRIOR_FLOOR + PRIOR_SPAN * min(idx, INTELLIGENCE_TOP) / INTELLIGENCE_TOP
             return Prior(_clamp(q + bonus), f"benchmark: intelligence index {idx:g}")
 
-    for needle, value in FAMILY_PRIORS[3:]:
-        if needle in mid:
-            return Prior(_clamp(value + bonus), f"family default: {needle}")
-
     local = model.local
     params = local.parameter_count_b if local and local.parameter_count_b else None
     if params is None:
         params = params_from_id(mid)
+
+    for needle, value in FAMILY_PRIORS[3:]:
+        if needle in mid:
+            if params is not None and value > params_prior(params) + FAMILY_SIZE_MARGIN:
+                # a small distill or quantised cut of a famous family: the size speaks louder
+                value = params_prior(params) + FAMILY_SIZE_MARGIN
+                return Prior(_clamp(value + bonus), f"family {needle}, capped by {params:g}B")
+            return Prior(_clamp(value + bonus), f"family default: {needle}")
+
     if params is not None:
         q = params_prior(params)
         note = f"parameters: {params:g}B"

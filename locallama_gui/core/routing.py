@@ -14,9 +14,10 @@ built on first access.
 from __future__ import annotations
 
 import fnmatch
+import heapq
 import math
 import operator
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,9 +30,11 @@ from locallama_gui.core.models import (
     CostEstimate,
     ModelInfo,
     PriceOverride,
+    Pricing,
     Source,
     Tier,
     Usage,
+    decimal_str,
 )
 from locallama_gui.core.profiles import ModelProfile, Observed
 from locallama_gui.core.quality import (
@@ -54,6 +57,8 @@ PRIOR_STRENGTH = 4.0
 COST_UNIT = 0.0001
 COST_CEILING = 1.0
 LATENCY_UNIT_S = 20.0
+#: Bound-ranked survivor lists kept (per filter state, category, priority and size band).
+RANKED_CACHE_SIZE = 512
 ASSUMED_RELIABILITY = 0.95
 LOCAL_BONUS = 0.03  # no quota, and nothing leaves the machine
 _INV_COST_UNIT = 1.0 / COST_UNIT
@@ -245,6 +250,7 @@ class _Rec:
     price_request: float
     # (min_prompt_tokens or -1, utc_start, utc_end, prompt, completion, request) as floats
     overrides: tuple[tuple, ...]
+    min_token_price: float  # lowest per-token price, overrides included: a cost lower bound
     ttft_s: float
     inv_tps: float
     speed_source: str
@@ -286,6 +292,16 @@ def _float_overrides(overrides: Iterable[PriceOverride]) -> tuple[tuple, ...]:
             )
         )
     return tuple(out)
+
+
+def _min_token_price(pricing: Pricing | None) -> float:
+    if pricing is None:
+        return 0.0
+    values = [pricing.prices.get("prompt"), pricing.prices.get("completion")]
+    for o in pricing.overrides:
+        values += [o.prices.get("prompt"), o.prices.get("completion")]
+    known = [float(v) for v in values if v is not None and v >= 0]
+    return min(known) if known else 0.0
 
 
 def _in_window(hhmm: int, start: int | None, end: int | None) -> bool:
@@ -336,7 +352,7 @@ class CatalogueIndex:
         self._quality_cache: dict[str, tuple[tuple[float, ...], tuple[Prior, ...]]] = {}
         self._base_cache: dict[tuple[str, Priority], tuple[float, ...]] = {}
         self._static_cache: dict[tuple, tuple] = {}
-        self._ranked_cache: dict[tuple, list[tuple]] = {}
+        self._ranked_cache: OrderedDict[tuple, list[list[tuple]]] = OrderedDict()
         recs = []
         for i, m in enumerate(self.models):
             ctx, assumed = _effective_context(m)
@@ -370,6 +386,7 @@ class CatalogueIndex:
                     price_completion=_f(p.get("completion")) if p else 0.0,
                     price_request=_f(p.get("request")) if p else 0.0,
                     overrides=_float_overrides(p.overrides) if p else (),
+                    min_token_price=_min_token_price(p),
                     ttft_s=ttft,
                     inv_tps=1.0 / max(tps, 0.1),
                     speed_source=ssrc,
@@ -528,15 +545,15 @@ class RouteDecision:
         context: RoutingContext,
         required: float,
         order: list[tuple],
-        below_rows: Callable[[], list[tuple]],
+        full_rows: Callable[[], list[tuple]],
         rejections: Callable[[], list[tuple[int, Reason, str]]],
     ) -> None:
         self.resolved = resolved
         self.policy = policy
         self.context = context
         self.required_quality = required
-        self._order = order  # eligible rows, best first
-        self._below_rows = below_rows
+        self._order = order  # the eligible rows that decide the chain, best first
+        self._full_rows = full_rows
         self._rejections = rejections
         self._pinned_row: tuple | None = None
         self._chain: list[int] = []
@@ -547,12 +564,17 @@ class RouteDecision:
         )
 
     @cached_property
+    def _all_rows(self) -> list[tuple]:
+        """Every model that passed the filters, scored, in routing order (pin aside)."""
+        return self._full_rows()
+
+    @cached_property
     def _below(self) -> list[tuple]:
-        return self._below_rows()
+        return [r for r in self._all_rows if r[6] == 2]
 
     @cached_property
     def _full_order(self) -> list[tuple]:
-        rows = [*self._order, *self._below]
+        rows = list(self._all_rows)
         if self._pinned_row is not None:
             rows.remove(self._pinned_row)
             rows.insert(0, self._pinned_row)
@@ -570,7 +592,7 @@ class RouteDecision:
             row = None
             if j is not None:
                 row = next((r for r in self._order if r[1] == j), None) or next(
-                    (r for r in self._below if r[1] == j), None
+                    (r for r in self._all_rows if r[1] == j), None
                 )
             if j is None:
                 self.pin_note = (
@@ -585,12 +607,12 @@ class RouteDecision:
                 )
             else:
                 self._pinned_row = row
-                lead = [row, *(r for r in lead if r is not row)]
+                lead = [row, *(r for r in lead if r[1] != j)]
                 self.below_threshold = row[6] == 2
                 self.pin_note = f"Pinned to {policy.pinned} by request."
         depth = policy.fallback_depth
         chain = [row[1] for row in lead[: 1 + depth]]
-        if len(chain) < 1 + depth and lead is not self._below and self._order:
+        if len(chain) < 1 + depth and self._order:
             seen = set(chain)
             chain += [r[1] for r in self._below if r[1] not in seen][: 1 + depth - len(chain)]
         paid = Tier.PAID
@@ -632,7 +654,7 @@ class RouteDecision:
     def chain(self) -> tuple[Candidate, ...]:
         by_i = {row[1]: row for row in self._order}
         if any(i not in by_i for i in self._chain):
-            by_i.update((row[1], row) for row in self._below)
+            by_i.update((row[1], row) for row in self._all_rows)
         return tuple(self._candidate(by_i[i]) for i in self._chain)
 
     @property
@@ -663,11 +685,11 @@ class RouteDecision:
 
     @property
     def eligible_count(self) -> int:
-        return len(self._order)
+        return len(self._all_rows) - len(self._below)
 
     @property
     def available_count(self) -> int:
-        return len(self._order) + len(self._below)
+        return len(self._all_rows)
 
     def rejection_counts(self) -> Counter[Reason]:
         return Counter(r for _, r, _ in self._all_reasons)
@@ -799,7 +821,7 @@ class RouteDecision:
                 "eligible": c.eligible,
                 "score": round(c.score, 4),
                 "factors": {k: round(v, 4) for k, v in c.factors.items()},
-                "estimated_cost_usd": None if c.cost_usd is None else str(c.cost_usd),
+                "estimated_cost_usd": None if c.cost_usd is None else decimal_str(c.cost_usd),
                 "expected_latency_s": round(c.latency_s, 3),
                 "context_length": c.model.context_length,
             }
@@ -817,7 +839,7 @@ class RouteDecision:
             ],
             "estimated_cost_usd": None
             if est is None or est.total_usd is None
-            else str(est.total_usd),
+            else decimal_str(est.total_usd),
             "below_threshold": self.below_threshold,
             "required_quality": round(self.required_quality, 4),
             "task": {
@@ -836,7 +858,7 @@ class RouteDecision:
                 "local_only": self.policy.local_only,
                 "budget_usd": None
                 if self.policy.budget_usd is None
-                else str(self.policy.budget_usd),
+                else decimal_str(self.policy.budget_usd),
                 "fallback_depth": self.policy.fallback_depth,
             },
             "why": list(self.why),
@@ -953,88 +975,86 @@ def _static_filter(
 
 
 def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
-    """Decide where ``task`` goes under ``policy`` in ``context``. Deterministic."""
+    """Decide where ``task`` goes under ``policy`` in ``context``. Deterministic.
+
+    Only the rows that can decide the chain are scored: the survivors of the static filters
+    come best upper bound first, and a group stops as soon as no unseen model could enter
+    the chain or displace the paid models the chain may need at its end. The full candidate
+    list is scored on demand and gives the same order.
+    """
     index = context.index
     resolved = resolve_task(task)
-    n_in, n_out = resolved.prompt_tokens, resolved.output_tokens
-    need_ctx = n_in + n_out
-    need_caps = _caps_mask(resolved.capabilities)
-    required = (
-        policy.quality_floor
-        if policy.quality_floor is not None
-        else required_quality(resolved.complexity)
-    )
-    now = as_utc(context.now)
-    hhmm = now.hour * 100 + now.minute
     priority = task.priority
-    _, wc, wl = WEIGHTS[priority]
     pref = policy.free_preference
     zero_first = pref in (FreePreference.PREFER, FreePreference.ONLY) or (
         priority is Priority.COST and pref is FreePreference.OFF
     )
     static_key, survivors, static_rejects = _static_filter(index, policy, context, zero_first)
-    ranked = _ranked_survivors(index, static_key, survivors, task.category)
-    base = index.base_scores(task.category, priority)
-    budget = policy.budget_usd
-    budget_f = float(budget) * 0.999999 if budget is not None else None
-    wc_log = wc / _LOG_COST_CEILING
-    inv_lat = 1.0 / LATENCY_UNIT_S
-    usage = Usage(prompt_tokens=n_in, completion_tokens=n_out)
-    log1p = math.log1p
-    recs = index.recs
+    env = _Env(index, resolved, policy, context)
+    groups = _bounded_groups(
+        index,
+        static_key,
+        survivors,
+        task.category,
+        priority,
+        _token_floor(env.need_ctx),
+        _output_floor(env.n_out),
+    )
 
-    # One pass over the eligible survivors (quality >= required; they come best quality
-    # first, so the pass stops at the first one below). Each row is (sort key, index, score,
-    # quality, cost factor, latency factor, group); the sort is stable, so ties keep id order.
-    order: list[tuple] = []
-    add = order.append
-    stop = len(ranked)
-    for k, (q, ctx, mo, caps, kind, pp, pc, pq, ovr, ttft, itps, i, group) in enumerate(ranked):
-        if q < required:
-            stop = k
+    n_chain = 1 + policy.fallback_depth
+    paid_ok = policy.allow_paid and pref is not FreePreference.ONLY and not policy.local_only
+    paid_needed = n_chain + 1 if paid_ok else 0
+    row_for = env.row
+    required, need_ctx = env.required, env.need_ctx
+    found: list[tuple] = []
+    for entries in groups:
+        need = n_chain - len(found)
+        if need <= 0 and paid_needed <= 0:
             break
-        if ctx < need_ctx or (mo is not None and mo < n_out) or need_caps & ~caps:
-            continue  # recorded with its reason on demand (RouteDecision.rejected)
-        if kind == _PAID:
-            cost = _float_cost(recs[i], n_in, n_out, hhmm) if ovr else pp * n_in + pc * n_out + pq
-            if budget_f is not None and cost > budget_f:
-                exact = estimate_cost(recs[i].model, usage, now).total_usd
-                if exact is None or exact > budget:  # type: ignore[operator]
-                    continue
-            fc = wc - wc_log * log1p(cost * _INV_COST_UNIT) if cost > 0 else wc
-            if fc < 0.0:
-                fc = 0.0
-        elif kind == _ZERO:
-            fc = wc
-        else:
-            fc = 0.0  # variable: an unknown cost scores as the most expensive
-        fl = wl / (1.0 + (ttft + n_out * itps) * inv_lat)
-        score = base[i] + fc + fl
-        add((group * 10.0 - score, i, score, q, fc, fl, group))
-    order.sort(key=_first)
-
-    def below_rows() -> list[tuple]:
-        """Models that pass the filters but not the quality bar, best quality first."""
-        rows = []
-        for q, ctx, mo, caps, kind, _pp, _pc, _pq, _o, _t, _s, i, _g in ranked[stop:]:
-            if ctx < need_ctx or (mo is not None and mo < n_out) or need_caps & ~caps:
+        top: list[float] = []  # min-heap of the best `need` scores so far
+        paid_top: list[float] = []  # min-heap of the best `paid_needed` paid scores
+        paid_seen = 0
+        exhausted = True
+        for entry in entries:
+            ub = entry[0]
+            if (need <= 0 or (len(top) >= need and ub < top[0])) and (
+                paid_needed <= 0 or (len(paid_top) >= paid_needed and ub < paid_top[0])
+            ):
+                exhausted = False
+                break
+            if entry[1] < required or entry[2] < need_ctx:
+                continue  # below the bar or too small: not a chain row (cheap early skip)
+            row = row_for(entry)
+            if row is None or row[6] == 2:
                 continue
-            if kind == _PAID and budget is not None:
-                exact = estimate_cost(recs[i].model, usage, now).total_usd
-                if exact is None or exact > budget:
-                    continue
-            rows.append((30.0 - q, i, None, q, None, None, 2))
-        return rows
+            found.append(row)
+            score = row[2]
+            if need > 0:
+                if len(top) < need:
+                    heapq.heappush(top, score)
+                elif score > top[0]:
+                    heapq.heapreplace(top, score)
+            if entry[3][3] == _PAID and paid_needed > 0:
+                paid_seen += 1
+                if len(paid_top) < paid_needed:
+                    heapq.heappush(paid_top, score)
+                elif score > paid_top[0]:
+                    heapq.heapreplace(paid_top, score)
+        if paid_needed > 0:
+            paid_needed = max(0, paid_needed - paid_seen) if exhausted else 0
+    found.sort(key=_first)
 
     decision = RouteDecision(
         resolved=resolved,
         policy=policy,
         context=context,
-        required=required,
-        order=order,
-        below_rows=below_rows,
+        required=env.required,
+        order=found,
+        full_rows=lambda: sorted(
+            (r for r in map(row_for, _survivor_entries(groups)) if r is not None), key=_first
+        ),
         rejections=lambda: sorted(
-            static_rejects + _dynamic_rejections(index, survivors, resolved, budget, now)
+            static_rejects + _dynamic_rejections(index, survivors, resolved, env.budget, env.now)
         ),
     )
     decision._finish()
@@ -1044,20 +1064,149 @@ def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
 _first = operator.itemgetter(0)
 
 
-def _ranked_survivors(
-    index: CatalogueIndex, static_key: tuple, survivors: list[tuple], category: str
-) -> list[tuple]:
-    """Survivors of the static filters with their quality for ``category`` in front, best
-    first (ties in id order): cached per filter state and category."""
-    key = (static_key, category)
-    ranked = index._ranked_cache.get(key)
-    if ranked is None:
+class _Env:
+    """Per-decision constants, and the scoring of one survivor."""
+
+    __slots__ = (
+        "base",
+        "budget",
+        "budget_f",
+        "hhmm",
+        "inv_lat",
+        "n_in",
+        "n_out",
+        "need_caps",
+        "need_ctx",
+        "now",
+        "qs",
+        "recs",
+        "required",
+        "usage",
+        "wc",
+        "wc_log",
+        "wl",
+    )
+
+    def __init__(
+        self, index: CatalogueIndex, resolved: ResolvedTask, policy: Policy, context: RoutingContext
+    ) -> None:
+        task = resolved.task
+        self.n_in, self.n_out = resolved.prompt_tokens, resolved.output_tokens
+        self.need_ctx = self.n_in + self.n_out
+        self.need_caps = _caps_mask(resolved.capabilities)
+        self.required = (
+            policy.quality_floor
+            if policy.quality_floor is not None
+            else required_quality(resolved.complexity)
+        )
+        self.now = as_utc(context.now)
+        self.hhmm = self.now.hour * 100 + self.now.minute
+        _, self.wc, self.wl = WEIGHTS[task.priority]
+        self.wc_log = self.wc / _LOG_COST_CEILING
+        self.inv_lat = 1.0 / LATENCY_UNIT_S
+        self.budget = policy.budget_usd
+        self.budget_f = float(self.budget) * 0.999999 if self.budget is not None else None
+        self.usage = Usage(prompt_tokens=self.n_in, completion_tokens=self.n_out)
+        self.base = index.base_scores(task.category, task.priority)
+        self.recs = index.recs
+
+    def row(self, entry: tuple) -> tuple | None:
+        """(sort key, index, score, quality, cost factor, latency factor, group) of a survivor,
+        or None when the task rules it out (context, output, capability, budget).
+
+        Eligible rows sort by group, then best score; rows below the quality bar come last,
+        best quality first, unscored (their score is built on demand).
+        """
+        q = entry[1]
+        ctx, mo, caps, kind, pp, pc, pq, ovr, ttft, itps, i, group = entry[3]
+        n_out = self.n_out
+        if ctx < self.need_ctx or (mo is not None and mo < n_out) or self.need_caps & ~caps:
+            return None
+        cost = 0.0
+        if kind == _PAID:
+            n_in = self.n_in
+            if ovr:
+                cost = _float_cost(self.recs[i], n_in, n_out, self.hhmm)
+            else:
+                cost = pp * n_in + pc * n_out + pq
+            if self.budget_f is not None and cost > self.budget_f:
+                exact = estimate_cost(self.recs[i].model, self.usage, self.now).total_usd
+                if exact is None or exact > self.budget:  # type: ignore[operator]
+                    return None
+        if q < self.required:
+            return (30.0 - q, i, None, q, None, None, 2)
+        if kind == _PAID:
+            fc = self.wc - self.wc_log * math.log1p(cost * _INV_COST_UNIT) if cost > 0 else self.wc
+            if fc < 0.0:
+                fc = 0.0
+        elif kind == _ZERO:
+            fc = self.wc
+        else:
+            fc = 0.0  # variable: an unknown cost scores as the most expensive
+        fl = self.wl / (1.0 + (ttft + n_out * itps) * self.inv_lat)
+        score = self.base[i] + fc + fl
+        return (group * 10.0 - score, i, score, q, fc, fl, group)
+
+
+def _survivor_entries(groups: list[list[tuple]]) -> list[tuple]:
+    return [entry for entries in groups for entry in entries]
+
+
+def _token_floor(tokens: int) -> int:
+    """The power of two at or below ``tokens`` (0 below 32): bounds are cached per floor."""
+    if tokens < 32:
+        return 0
+    return 1 << (tokens.bit_length() - 1)
+
+
+def _output_floor(tokens: int) -> int:
+    """The power of four at or below ``tokens`` (0 below 64)."""
+    if tokens < 64:
+        return 0
+    return 1 << (2 * ((tokens.bit_length() - 1) // 2))
+
+
+def _bounded_groups(
+    index: CatalogueIndex,
+    static_key: tuple,
+    survivors: list[tuple],
+    category: str,
+    priority: Priority,
+    token_floor: int,
+    output_floor: int,
+) -> list[list[tuple]]:
+    """Survivors split by group (0 first), each best upper bound first (ties in id order),
+    with that bound and their quality for ``category`` in front: cached per filter state,
+    category, priority and token floor.
+
+    The bound is the score a model would get with ``token_floor`` tokens at its lowest
+    per-token price and ``output_floor`` output tokens: a task of at least that many tokens
+    can only cost more and take longer, so its real score is never above the bound.
+    """
+    key = (static_key, category, priority, token_floor, output_floor)
+    groups = index._ranked_cache.get(key)
+    if groups is None:
         qs = index.quality(category)[0]
-        ranked = sorted(((qs[row[10]], *row) for row in survivors), key=lambda r: -r[0])
-        if len(index._ranked_cache) > 256:
-            index._ranked_cache.clear()
-        index._ranked_cache[key] = ranked
-    return ranked
+        base = index.base_scores(category, priority)
+        _, wc, wl = WEIGHTS[priority]
+        by_group: dict[int, list[tuple]] = {}
+        for row in survivors:
+            kind, ttft, itps, i, group = row[3], row[8], row[9], row[10], row[11]
+            if kind == _PAID:
+                low_cost = index.recs[i].min_token_price * token_floor
+                fc = max(0.0, wc - wc / _LOG_COST_CEILING * math.log1p(low_cost * _INV_COST_UNIT))
+            else:
+                fc = 0.0 if kind == _OTHER else wc
+            ub = base[i] + fc + wl / (1.0 + (ttft + output_floor * itps) / LATENCY_UNIT_S)
+            by_group.setdefault(group, []).append((ub, qs[i], row[0], row))
+        groups = [sorted(by_group[g], key=lambda e: (-e[0], e[3][10])) for g in sorted(by_group)]
+        cache = index._ranked_cache
+        cache[key] = groups
+        if len(cache) > RANKED_CACHE_SIZE:
+            cache.popitem(last=False)
+    else:
+        index._ranked_cache.move_to_end(key)
+    return groups
 
 
 def _score_parts(

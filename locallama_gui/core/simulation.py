@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from locallama_gui.core.cost import estimate_cost
-from locallama_gui.core.models import ModelInfo, Tier, Usage
+from locallama_gui.core.models import ModelInfo, Tier, Usage, decimal_str
 from locallama_gui.core.quota import FreeQuota, as_utc
 from locallama_gui.core.routing import (
     CATEGORIES,
@@ -172,13 +172,13 @@ class SimulationResult:
     def to_dict(self, include_rows: bool = False) -> dict:
         d = {
             "tasks": self.tasks,
-            "total_cost_usd": str(self.total_cost_usd),
+            "total_cost_usd": decimal_str(self.total_cost_usd),
             "unknown_cost_tasks": self.unknown_cost_tasks,
             "baseline": self.baseline_id,
             "baseline_cost_usd": None
             if self.baseline_cost_usd is None
-            else str(self.baseline_cost_usd),
-            "savings_usd": None if self.savings_usd is None else str(self.savings_usd),
+            else decimal_str(self.baseline_cost_usd),
+            "savings_usd": None if self.savings_usd is None else decimal_str(self.savings_usd),
             "tier_counts": dict(self.tier_counts),
             "tier_share": {k: round(v, 4) for k, v in self.tier_share().items()},
             "top_models": dict(
@@ -200,7 +200,7 @@ class SimulationResult:
                     "output_tokens": r.output_tokens,
                     "model": r.model_id,
                     "tier": r.tier.value if r.tier else None,
-                    "cost_usd": None if r.cost_usd is None else str(r.cost_usd),
+                    "cost_usd": None if r.cost_usd is None else decimal_str(r.cost_usd),
                     "below_threshold": r.below_threshold,
                 }
                 for r in self.rows
@@ -255,13 +255,13 @@ def simulate(
             minute_hits += 1
         ctx = RoutingContext(index=index, now=at, quota=status)
         decision = route(st.task, policy, ctx)
-        chosen = decision.chosen
+        model = decision.chosen_model
         task = st.task
         usage = Usage(
             prompt_tokens=decision.resolved.prompt_tokens,
             completion_tokens=decision.resolved.output_tokens,
         )
-        if chosen is None:
+        if model is None:
             unroutable += 1
             rows.append(
                 SimRow(
@@ -277,8 +277,7 @@ def simulate(
                 )
             )
             continue
-        model = chosen.model
-        cost = estimate_cost(model, usage, at).total_usd
+        cost = decision.estimated_cost_usd
         if cost is None:
             unknown += 1
         else:
@@ -358,6 +357,8 @@ def _task_from_record(rec: Mapping[str, object], where: str, at: datetime) -> Si
     caps_raw = rec.get("capabilities") or ()
     if isinstance(caps_raw, str):
         caps_raw = [c.strip() for c in caps_raw.split(";") if c.strip()]
+    elif not isinstance(caps_raw, list | tuple) or not all(isinstance(c, str) for c in caps_raw):
+        raise ScenarioError(f"{where}: capabilities must be a list of names")
     pr = rec.get("priority") or Priority.BALANCED.value
     when = at
     if rec.get("at"):

@@ -1,0 +1,303 @@
+"""The one routing and cost service that the window, the tray and the CLI all call.
+
+Qt-free and synchronous: the GUI runs these calls in an executor (see ``gui/bridge.py``), the
+CLI calls them directly. It owns the settings, the store, the current catalogue and what is
+derived from them (the routing index with observed profiles, the free quota).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from locallama_gui.core.cost import estimate_cost
+from locallama_gui.core.models import CostEstimate, ModelInfo, Usage, decimal_str
+from locallama_gui.core.profiles import ModelProfile, build_profiles
+from locallama_gui.core.quota import FreeQuota, QuotaStatus
+from locallama_gui.core.routing import (
+    CatalogueIndex,
+    FreePreference,
+    Policy,
+    Priority,
+    RouteDecision,
+    RoutingContext,
+    Task,
+    route,
+)
+from locallama_gui.core.settings import Settings
+from locallama_gui.core.simulation import SimTask, SimulationResult, simulate
+from locallama_gui.services.catalogue import LoadedCatalogue, load_catalogue
+from locallama_gui.store.db import Store, StoreError
+from locallama_gui.store.settings_file import load_settings, save_settings
+
+log = logging.getLogger(__name__)
+
+#: Observed samples older than this are not read for profiles at start-up.
+PROFILE_WINDOW = timedelta(days=90)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UnknownModel(LookupError):
+    """A model id that is not in the catalogue; the message suggests close ids."""
+
+
+class Services:
+    """Settings, store, catalogue, routing index and free quota, kept consistent."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        store: Store | None = None,
+        catalogue: LoadedCatalogue | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        notices: Sequence[str] = (),
+    ) -> None:
+        self.settings = settings or Settings()
+        self.store = store
+        self.clock = clock
+        self.notices: list[str] = list(notices)
+        self._lock = threading.RLock()
+        self._catalogue = catalogue if catalogue is not None else load_catalogue(store)
+        if self._catalogue.notice:
+            self.notices.append(self._catalogue.notice)
+        self._index: CatalogueIndex | None = None
+        self._profiles: dict[str, ModelProfile] | None = None
+        self._quota: FreeQuota | None = None
+
+    # --- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, *, use_store: bool = True, catalogue: LoadedCatalogue | None = None) -> Services:
+        """Settings from the user's file, the store in the data dir, the best catalogue."""
+        notices: list[str] = []
+        loaded = load_settings()
+        if loaded.error:
+            notices.append(loaded.error)
+        store = None
+        if use_store:
+            try:
+                store = Store()
+            except StoreError as e:
+                notices.append(f"History is unavailable this session: {e}")
+            else:
+                if store.recovery_message:
+                    notices.append(store.recovery_message)
+        return cls(settings=loaded.settings, store=store, catalogue=catalogue, notices=notices)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    # --- catalogue ----------------------------------------------------------------------------
+
+    @property
+    def catalogue(self) -> LoadedCatalogue:
+        return self._catalogue
+
+    @property
+    def models(self) -> tuple[ModelInfo, ...]:
+        return self._catalogue.models
+
+    def set_catalogue(self, catalogue: LoadedCatalogue) -> None:
+        with self._lock:
+            self._catalogue = catalogue
+            self._index = None
+
+    def find_model(self, model_id: str) -> ModelInfo:
+        index = self.index
+        j = index.by_id.get(model_id)
+        if j is not None:
+            return index.models[j]
+        close = difflib.get_close_matches(model_id, list(index.by_id), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UnknownModel(f"model {model_id!r} is not in the catalogue{hint}")
+
+    # --- derived state ---------------------------------------------------------------------------
+
+    @property
+    def profiles(self) -> dict[str, ModelProfile]:
+        with self._lock:
+            if self._profiles is None:
+                self._profiles = self._load_profiles()
+            return self._profiles
+
+    def _load_profiles(self) -> dict[str, ModelProfile]:
+        if self.store is None:
+            return {}
+        now = self.clock()
+        try:
+            samples = self.store.samples(since=now - PROFILE_WINDOW)
+        except StoreError as e:
+            log.warning("performance samples unreadable: %s", e)
+            return {}
+        return build_profiles(samples, now)
+
+    def invalidate_profiles(self) -> None:
+        with self._lock:
+            self._profiles = None
+            self._index = None
+
+    @property
+    def index(self) -> CatalogueIndex:
+        with self._lock:
+            if self._index is None:
+                self._index = CatalogueIndex(self._catalogue.models, self.profiles)
+            return self._index
+
+    @property
+    def quota(self) -> FreeQuota:
+        with self._lock:
+            if self._quota is None:
+                self._quota = self._restore_quota()
+            return self._quota
+
+    def _restore_quota(self) -> FreeQuota:
+        quota = FreeQuota(credits_purchased=bool(self.settings.routing.credits_purchased))
+        if self.store is None:
+            return quota
+        now = self.clock()
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        try:
+            events = self.store.quota_events(since=day_start)
+        except StoreError as e:
+            log.warning("free quota history unreadable: %s", e)
+            return quota
+        for ev in events:
+            if ev.kind == "request":
+                quota.record_request(ev.ts)
+            elif ev.kind == "limit_day":
+                quota.record_limit("day", ev.ts, ev.reset_ts)
+            elif ev.kind == "limit_minute":
+                quota.record_limit("minute", ev.ts, ev.reset_ts)
+        return quota
+
+    def quota_status(self, now: datetime | None = None) -> QuotaStatus:
+        return self.quota.status(now or self.clock())
+
+    def record_free_request(self, when: datetime | None = None) -> None:
+        when = when or self.clock()
+        self.quota.record_request(when)
+        if self.store is not None:
+            self.store.add_quota_event(when, "request")
+
+    def record_free_limit(self, scope: str, when: datetime, reset_at: datetime | None) -> None:
+        self.quota.record_limit(scope, when, reset_at)
+        if self.store is not None:
+            kind = "limit_day" if scope == "day" else "limit_minute"
+            self.store.add_quota_event(when, kind, reset_at)
+
+    # --- settings -------------------------------------------------------------------------------
+
+    def update_settings(self, settings: Settings, *, save: bool = True) -> None:
+        with self._lock:
+            cap_changed = (
+                settings.routing.credits_purchased != self.settings.routing.credits_purchased
+            )
+            self.settings = settings
+            if cap_changed and self._quota is not None:
+                self._quota.set_daily_cap(settings.routing.free_daily_cap)
+        if save:
+            save_settings(settings)
+
+    def default_policy(self, **overrides: object) -> Policy:
+        r = self.settings.routing
+        policy = Policy(
+            free_preference=FreePreference(r.free_preference),
+            allow_paid=r.allow_paid,
+            local_only=r.local_only,
+            budget_usd=r.budget_usd,
+            quality_floor=r.quality_floor,
+            fallback_depth=r.fallback_depth,
+        )
+        return replace(policy, **overrides) if overrides else policy  # type: ignore[arg-type]
+
+    def default_priority(self) -> Priority:
+        return Priority(self.settings.routing.priority)
+
+    # --- routing and cost -------------------------------------------------------------------
+
+    def context(self, now: datetime | None = None, **kwargs: object) -> RoutingContext:
+        now = now or self.clock()
+        quarantined: frozenset[str] = frozenset()
+        if self.store is not None:
+            try:
+                quarantined = frozenset(q.model_id for q in self.store.quarantined(now))
+            except StoreError as e:
+                log.warning("quarantine list unreadable: %s", e)
+        return RoutingContext(
+            index=self.index,
+            now=now,
+            quota=self.quota_status(now),
+            quarantined=quarantined,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def route(
+        self,
+        task: Task,
+        policy: Policy | None = None,
+        *,
+        now: datetime | None = None,
+        record: bool = False,
+    ) -> RouteDecision:
+        decision = route(task, policy or self.default_policy(), self.context(now))
+        if record and self.store is not None:
+            try:
+                self.store.add_route(
+                    ts=decision.context.now,
+                    task=decision.to_dict()["task"],
+                    decision={
+                        "chain": list(decision.chain_ids),
+                        "estimated_cost_usd": None
+                        if decision.estimated_cost_usd is None
+                        else decimal_str(decision.estimated_cost_usd),
+                        "below_threshold": decision.below_threshold,
+                    },
+                    chosen_id=decision.chain_ids[0] if decision.chain_ids else None,
+                )
+            except StoreError as e:
+                log.warning("route not saved to history: %s", e)
+        return decision
+
+    def estimate(self, model_id: str, usage: Usage, at: datetime | None = None) -> CostEstimate:
+        return estimate_cost(self.find_model(model_id), usage, at)
+
+    def simulate(
+        self,
+        tasks: Sequence[SimTask],
+        policy: Policy | None = None,
+        *,
+        baseline_id: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> SimulationResult:
+        if baseline_id is not None:
+            self.find_model(baseline_id)  # a clear error for a typo
+        return simulate(
+            tasks,
+            policy or self.default_policy(),
+            self.index,
+            baseline_id=baseline_id,
+            credits_purchased=bool(self.settings.routing.credits_purchased),
+            progress=progress,
+            cancelled=cancelled,
+        )
+
+    def spend_today(self) -> Decimal | None:
+        if self.store is None:
+            return None
+        now = self.clock()
+        summary = self.store.spend_total(since=now.replace(hour=0, minute=0, second=0))
+        return summary.total
+
+
+__all__ = ["Services", "UnknownModel", "utcnow"]

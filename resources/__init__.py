@@ -1,0 +1,1 @@
+"""Data files of the app (bundled catalogue snapshot, icons, desktop entry, styles)."""
