@@ -1,0 +1,345 @@
+"""``locallama models``, ``cost``, ``route``, ``simulate`` and ``bench`` through ``main()``."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from locallama_gui.cli import main
+
+OR_2026 = "openrouter/models-2026-08-14.json"
+OR_2025 = "openrouter/models-2025-12-18.json"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys, *argv: str) -> dict:
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+# --- models ------------------------------------------------------------------------------
+
+
+def test_models_json_shape_from_the_bundled_snapshot(capsys):
+    data = run_json(capsys, "models")
+    assert len(data["models"]) == 414
+    first = data["models"][0]
+    for key in ("id", "name", "source", "tier", "context_length", "pricing"):
+        assert key in first
+    assert data["skipped"] == []
+    auto = next(m for m in data["models"] if m["id"] == "openrouter/auto")
+    assert auto["tier"] == "variable"
+    assert auto["pricing"]["prompt"] == "-1"
+
+
+def test_models_prices_are_plain_decimal_strings(capsys, data_dir):
+    data = run_json(
+        capsys, "models", "--from-file", str(data_dir / OR_2026), "--search", "qwen3.8 27b"
+    )
+    model = next(m for m in data["models"] if m["id"] == "qwen/qwen3.8-27b")
+    assert model["pricing"]["prompt"] == "0.00000045"  # never 4.5E-7
+    assert Decimal(model["pricing"]["completion"]) == Decimal("0.0000032")
+
+
+@pytest.mark.parametrize(("capture", "free"), [(OR_2026, 18), (OR_2025, 36)])
+def test_models_free_filter_on_real_captures(capsys, data_dir, capture, free):
+    data = run_json(capsys, "models", "--from-file", str(data_dir / capture), "--free")
+    assert all(m["tier"] == "free" for m in data["models"])
+    # :free ids, plus the zero-priced openrouter/free router in 2026
+    assert len(data["models"]) == free
+
+
+def test_models_filters_combine(capsys, data_dir):
+    data = run_json(
+        capsys,
+        "models",
+        "--from-file",
+        str(data_dir / OR_2026),
+        "--min-context",
+        "1000000",
+        "--tier",
+        "paid",
+    )
+    assert data["models"]
+    assert all(m["context_length"] >= 1_000_000 and m["tier"] == "paid" for m in data["models"])
+
+
+def test_models_reads_local_server_captures(capsys, data_dir):
+    data = run_json(
+        capsys, "models", "--from-file", str(data_dir / "lmstudio/api-v0-models-2026-08.json")
+    )
+    assert {m["source"] for m in data["models"]} == {"lmstudio"}
+    assert all(m["tier"] == "local" and m["pricing"] == {} for m in data["models"])
+
+
+def test_models_skips_bad_entries_and_says_why(capsys, tmp_path, data_dir):
+    payload = json.loads((data_dir / OR_2026).read_text())
+    payload["data"] = payload["data"][:3] + [{"name": "no id"}, "junk"]
+    path = tmp_path / "models.json"
+    path.write_text(json.dumps(payload))
+    data = run_json(capsys, "models", "--from-file", str(path))
+    assert len(data["models"]) == 3
+    assert len(data["skipped"]) == 2
+    assert all("reason" in s and ("id" in s or "index" in s) for s in data["skipped"])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"something": 1}', ""),
+        ("", "not valid JSON"),
+    ],
+)
+def test_bad_files_give_one_line_and_exit_1(capsys, tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    code, out, err = run(capsys, "models", "--from-file", str(path))
+    assert code == 1
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("locallama: error:")
+    assert "Traceback" not in err
+    assert message in err
+
+
+def test_missing_file_is_an_error_not_a_traceback(capsys, tmp_path):
+    code, _, err = run(capsys, "route", "--prompt-tokens", "10", "--from-file", str(tmp_path / "x"))
+    assert code == 1 and "no such file" in err
+
+
+def test_bad_arguments_exit_2_with_one_line(capsys):
+    code, _, err = run(capsys, "route", "--prompt-tokens", "-5")
+    assert code == 2
+    assert err.count("\n") == 1
+
+
+# --- cost --------------------------------------------------------------------------------
+
+
+def test_cost_json_exact_decimal(capsys, data_dir):
+    data = run_json(
+        capsys,
+        "cost",
+        "--from-file",
+        str(data_dir / OR_2026),
+        "--model",
+        "qwen/qwen3.8-27b",
+        "--prompt-tokens",
+        "1000",
+        "--completion-tokens",
+        "500",
+    )
+    # 1000 x 0.00000045 + 500 x 0.0000032
+    assert data["total_usd"] == "0.00205"
+    assert data["tier"] == "paid" and data["is_free"] is False
+    assert data["breakdown"] == {"prompt": "0.00045", "completion": "0.0016"}
+
+
+def test_cost_of_a_free_model_is_zero_with_limits(capsys):
+    data = run_json(
+        capsys,
+        "cost",
+        "--model",
+        "z-ai/glm-5.2:free",
+        "--prompt-tokens",
+        "5000",
+        "--completion-tokens",
+        "100",
+    )
+    assert data["total_usd"] == "0" and data["is_free"] is True
+    assert data["free_limits"]["per_minute"] == 20
+
+
+def test_cost_of_a_router_is_unknown_never_zero(capsys):
+    data = run_json(capsys, "cost", "--model", "openrouter/auto", "--prompt-tokens", "10")
+    assert data["total_usd"] is None
+    assert data["tier"] == "variable"
+    assert data["unknown_reason"]
+
+
+def test_cost_time_of_day_window(capsys, data_dir):
+    args = (
+        "cost",
+        "--from-file",
+        str(data_dir / OR_2026),
+        "--model",
+        "deepseek/deepseek-v4-pro-0813",
+        "--prompt-tokens",
+        "1000000",
+    )
+    cheap = run_json(capsys, *args, "--at", "2026-09-01T05:00Z")  # 400-600 window
+    dear = run_json(capsys, *args, "--at", "2026-09-01T02:00Z")  # 100-400 window
+    assert Decimal(cheap["total_usd"]) == Decimal("0.66")
+    assert Decimal(dear["total_usd"]) == Decimal("1.32")
+
+
+def test_cost_counts_a_text_file(capsys, tmp_path):
+    path = tmp_path / "prompt.txt"
+    path.write_text("hello world " * 100)
+    data = run_json(capsys, "cost", "--model", "openai/gpt-5.6-sol", "--text", str(path))
+    assert data["usage"]["prompt_tokens"] > 100
+    assert "o200k" in data["usage"]["token_method"]
+
+
+def test_cost_unknown_model_suggests(capsys):
+    code, _, err = run(capsys, "cost", "--model", "anthropic/claude-opus-6", "--prompt-tokens", "1")
+    assert code == 1
+    assert "did you mean" in err and "anthropic/claude-opus-5" in err
+
+
+def test_cost_projection(capsys):
+    data = run_json(
+        capsys,
+        "cost",
+        "--model",
+        "anthropic/claude-opus-5",
+        "--prompt-tokens",
+        "1000",
+        "--completion-tokens",
+        "1000",
+        "--requests-per-day",
+        "10",
+    )
+    per_request = Decimal(data["total_usd"])
+    assert Decimal(data["projection"]["per_day_usd"]) == per_request * 10
+    assert Decimal(data["projection"]["per_month_usd"]) == per_request * 300
+
+
+# --- route -------------------------------------------------------------------------------
+
+
+def test_route_json_contract(capsys):
+    data = run_json(capsys, "route", "--prompt", "Summarise this paragraph about owls.")
+    assert set(data["chosen"]) >= {"id", "tier"}
+    assert isinstance(data["fallbacks"], list)
+    assert data["candidates"] and data["rejected"] is not None
+    assert all({"id", "reason"} <= set(r) for r in data["rejected"])
+    assert data["estimated_cost_usd"] is not None
+    assert data["chosen"]["id"] not in {r["id"] for r in data["rejected"]}
+
+
+def test_route_prefers_free_and_ends_chain_with_paid(capsys):
+    data = run_json(capsys, "route", "--prompt-tokens", "500", "--complexity", "0.3")
+    assert data["chosen"]["tier"] in ("free", "local")
+    assert data["estimated_cost_usd"] == "0"
+    assert data["chain"][-1]["tier"] == "paid"
+
+
+def test_route_free_only_never_paid(capsys):
+    data = run_json(
+        capsys, "route", "--prompt-tokens", "500", "--free", "only", "--complexity", "0.95"
+    )
+    assert all(c["tier"] in ("free", "local") for c in data["chain"])
+
+
+def test_route_budget_rejects_routers_and_expensive_models(capsys):
+    data = run_json(
+        capsys,
+        "route",
+        "--prompt-tokens",
+        "100000",
+        "--free",
+        "off",
+        "--priority",
+        "quality",
+        "--budget",
+        "0.01",
+    )
+    reasons = {r["reason"] for r in data["rejected"]}
+    assert "over_budget" in reasons
+    assert "variable_price_with_budget" in reasons
+    assert Decimal(data["estimated_cost_usd"]) <= Decimal("0.01")
+
+
+def test_route_with_context_filter(capsys):
+    data = run_json(capsys, "route", "--prompt-tokens", "900000", "--output-tokens", "1000")
+    assert data["chosen"]["context_length"] >= 901000
+    assert any(r["reason"] == "context_too_small" for r in data["rejected"])
+
+
+def test_route_human_output_explains(capsys):
+    code, out, _ = run(capsys, "route", "--prompt", "hi", "-q")
+    assert code == 0
+    assert out.startswith("→ ")
+    assert "Why:" in out and "Chain:" in out
+
+
+def test_route_records_history_in_the_store(capsys):
+    from locallama_gui.store.db import Store
+
+    run_json(capsys, "route", "--prompt-tokens", "100")
+    with Store() as store:
+        routes = store.recent_routes(5)
+    assert len(routes) == 1
+
+
+# --- simulate ----------------------------------------------------------------------------
+
+
+def test_simulate_json_aggregates(capsys):
+    data = run_json(
+        capsys,
+        "simulate",
+        "--tasks",
+        "300",
+        "--tasks-per-day",
+        "100",
+        "--seed",
+        "3",
+        "--baseline",
+        "anthropic/claude-opus-5",
+    )
+    assert data["tasks"] == 300
+    assert sum(data["tier_counts"].values()) + data["unroutable"] == 300
+    assert Decimal(data["savings_usd"]) == Decimal(data["baseline_cost_usd"]) - Decimal(
+        data["total_cost_usd"]
+    )
+    # 100 tasks a day and 50 free requests a day: the quota runs out every day
+    assert len(data["free_day_exhausted_at"]) == 3
+
+
+def test_simulate_is_deterministic(capsys):
+    a = run_json(capsys, "simulate", "--tasks", "200", "--seed", "9", "--start", "2026-01-01")
+    b = run_json(capsys, "simulate", "--tasks", "200", "--seed", "9", "--start", "2026-01-01")
+    assert a == b
+
+
+def test_simulate_tasks_file(capsys, tmp_path):
+    path = tmp_path / "tasks.jsonl"
+    path.write_text(
+        '{"prompt": "write a haiku", "category": "writing"}\n'
+        '{"prompt_tokens": 2000, "output_tokens": 300, "complexity": 0.9, "category": "code"}\n'
+    )
+    data = run_json(capsys, "simulate", "--tasks-file", str(path), "--rows")
+    assert data["tasks"] == 2
+    assert [r["category"] for r in data["rows"]] == ["writing", "code"]
+
+
+def test_simulate_bad_tasks_file_names_the_line(capsys, tmp_path):
+    path = tmp_path / "tasks.jsonl"
+    path.write_text('{"prompt": "ok"}\n{"complexity": "high"}\n')
+    code, _, err = run(capsys, "simulate", "--tasks-file", str(path))
+    assert code == 1 and "line 2" in err
+
+
+def test_simulate_unknown_baseline(capsys):
+    code, _, err = run(capsys, "simulate", "--tasks", "5", "--baseline", "nope/nope")
+    assert code == 1 and "not in the catalogue" in err
+
+
+# --- bench -------------------------------------------------------------------------------
+
+
+def test_bench_quick_prints_the_figures(capsys):
+    data = run_json(capsys, "bench", "--quick")
+    for key in ("route_p50_us", "route_p99_us", "cost_all_models_ms", "simulate_tasks_per_s"):
+        assert data[key] > 0
+    assert data["models"] == 434
