@@ -20,14 +20,17 @@ CODING_TOP = 80.0
 PRIOR_FLOOR = 0.30
 PRIOR_SPAN = 0.62
 DEFAULT_PRIOR = 0.50
+#: The prior of safety classifiers: never a general-purpose answer.
+CLASSIFIER_PRIOR = 0.10
 #: How far a family's reputation may lift a model above what its size suggests.
 FAMILY_SIZE_MARGIN = 0.12
 
 # (substring of the id, prior). First match wins, so more specific entries come first.
 FAMILY_PRIORS: tuple[tuple[str, float], ...] = (
-    ("content-safety", 0.10),
-    ("safeguard", 0.10),
-    ("guard", 0.10),
+    ("content-safety", CLASSIFIER_PRIOR),
+    ("safeguard", CLASSIFIER_PRIOR),
+    ("llama-guard", CLASSIFIER_PRIOR),
+    ("shieldgemma", CLASSIFIER_PRIOR),
     ("claude-opus", 0.90),
     ("claude-sonnet", 0.85),
     ("claude-haiku", 0.70),
@@ -60,6 +63,7 @@ FAMILY_PRIORS: tuple[tuple[str, float], ...] = (
     ("codestral", 0.60),
 )
 
+_CLASSIFIERS = 4  # the first entries of FAMILY_PRIORS are safety classifiers
 _PARAMS_IN_ID = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)([bm])\b", re.IGNORECASE)
 _QUANT_BITS = re.compile(r"(?:^|[^a-z])(?:q|iq)(\d)", re.IGNORECASE)
 
@@ -130,7 +134,7 @@ def quality_prior(
     if category in CODE_CATEGORIES and ("coder" in mid or "code" in mid):
         bonus += 0.04
 
-    for needle, value in FAMILY_PRIORS[:3]:  # classifiers are never good general models
+    for needle, value in FAMILY_PRIORS[:_CLASSIFIERS]:  # never good general models
         if needle in mid:
             return Prior(value, f"family: {needle} (a classifier, not a general model)")
 
@@ -148,7 +152,7 @@ def quality_prior(
     if params is None:
         params = params_from_id(mid)
 
-    for needle, value in FAMILY_PRIORS[3:]:
+    for needle, value in FAMILY_PRIORS[_CLASSIFIERS:]:
         if needle in mid:
             if params is not None and value > params_prior(params) + FAMILY_SIZE_MARGIN:
                 # a small distill or quantised cut of a famous family: the size speaks louder

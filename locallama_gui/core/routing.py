@@ -38,6 +38,7 @@ from locallama_gui.core.models import (
 )
 from locallama_gui.core.profiles import ModelProfile, Observed
 from locallama_gui.core.quality import (
+    CLASSIFIER_PRIOR,
     Prior,
     base_id,
     quality_prior,
@@ -155,6 +156,10 @@ class Task:
     priority: Priority = Priority.BALANCED
 
     def __post_init__(self) -> None:
+        if not isinstance(self.priority, Priority):
+            object.__setattr__(self, "priority", Priority(self.priority))
+        if not isinstance(self.capabilities, frozenset):
+            object.__setattr__(self, "capabilities", frozenset(self.capabilities))
         if self.prompt_tokens is not None and self.prompt_tokens < 0:
             raise ValueError("prompt_tokens must not be negative")
         if self.output_tokens < 0:
@@ -181,6 +186,11 @@ class Policy:
     pinned: str | None = None  # route with this model pinned when it passes the filters
 
     def __post_init__(self) -> None:
+        if not isinstance(self.free_preference, FreePreference):
+            object.__setattr__(self, "free_preference", FreePreference(self.free_preference))
+        for name in ("allow", "deny"):
+            if not isinstance(getattr(self, name), tuple):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.fallback_depth < 0:
             raise ValueError("fallback_depth must not be negative")
         if self.budget_usd is not None and self.budget_usd < 0:
@@ -436,7 +446,10 @@ class CatalogueIndex:
         free_q = sorted(
             priors[i].quality
             for i, m in enumerate(self.models)
-            if m.tier is Tier.FREE and m.id not in self._free_router_ids and m.text_output
+            if m.tier is Tier.FREE
+            and m.id not in self._free_router_ids
+            and m.text_output
+            and priors[i].quality > CLASSIFIER_PRIOR
         )
         if free_q:
             median = free_q[len(free_q) // 2]
@@ -1129,7 +1142,8 @@ class _Env:
                 cost = _float_cost(self.recs[i], n_in, n_out, self.hhmm)
             else:
                 cost = pp * n_in + pc * n_out + pq
-            if self.budget_f is not None and cost > self.budget_f:
+            # a negative cost comes from a "-1" (variable) override price: unknown
+            if self.budget_f is not None and (cost > self.budget_f or cost < 0.0):
                 exact = estimate_cost(self.recs[i].model, self.usage, self.now).total_usd
                 if exact is None or exact > self.budget:  # type: ignore[operator]
                     return None
@@ -1137,7 +1151,7 @@ class _Env:
             return (30.0 - q, i, None, q, None, None, 2)
         if kind == _PAID:
             fc = self.wc - self.wc_log * math.log1p(cost * _INV_COST_UNIT) if cost > 0 else self.wc
-            if fc < 0.0:
+            if fc < 0.0 or cost < 0.0:  # unknown (negative) cost: the most expensive
                 fc = 0.0
         elif kind == _ZERO:
             fc = self.wc
@@ -1221,7 +1235,10 @@ def _score_parts(
     now = as_utc(now)
     if rec.tier is Tier.PAID:
         cost = _float_cost(rec, n_in, n_out, now.hour * 100 + now.minute)
-        fc = max(0.0, wc - wc / _LOG_COST_CEILING * math.log1p(cost * _INV_COST_UNIT))
+        if cost < 0.0:  # a "-1" (variable) override price: unknown, the most expensive
+            fc = 0.0
+        else:
+            fc = max(0.0, wc - wc / _LOG_COST_CEILING * math.log1p(cost * _INV_COST_UNIT))
     elif rec.tier is Tier.FREE or rec.tier is Tier.LOCAL:
         fc = wc
     else:
@@ -1256,6 +1273,8 @@ def _dynamic_rejections(
             out.append((rec.i, Reason.MISSING_CAPABILITY, ", ".join(missing)))
         elif budget is not None and rec.tier is Tier.PAID:
             exact = estimate_cost(rec.model, usage, now).total_usd
-            if exact is None or exact > budget:
+            if exact is None:
+                out.append((rec.i, Reason.VARIABLE_PRICE_WITH_BUDGET, "variable price override"))
+            elif exact > budget:
                 out.append((rec.i, Reason.OVER_BUDGET, f"${exact} > ${budget}"))
     return out

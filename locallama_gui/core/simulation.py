@@ -225,6 +225,7 @@ def simulate(
     ``progress(done, total)`` is called every ``progress_every`` tasks; when ``cancelled()``
     turns true the run stops and the partial result is returned with ``cancelled=True``.
     """
+    step = max(1, progress_every)
     quota = quota or FreeQuota(credits_purchased=credits_purchased)
     baseline: ModelInfo | None = None
     if baseline_id is not None:
@@ -235,6 +236,7 @@ def simulate(
     rows: list[SimRow] = []
     total = Decimal(0)
     base_total: Decimal | None = Decimal(0) if baseline is not None else None
+    base_comparable = Decimal(0)
     unknown = below = unroutable = minute_hits = 0
     tier_counts: dict[str, int] = {}
     model_counts: dict[str, int] = {}
@@ -243,7 +245,7 @@ def simulate(
     was_cancelled = False
     n = len(tasks)
     for k, st in enumerate(tasks):
-        if k % progress_every == 0:
+        if k % step == 0:
             if cancelled is not None and cancelled():
                 was_cancelled = True
                 break
@@ -284,7 +286,12 @@ def simulate(
             total += cost
         if base_total is not None and baseline is not None:
             bc = estimate_cost(baseline, usage, at).total_usd
-            base_total = None if bc is None else base_total + bc
+            if bc is None:
+                base_total = None  # a variable-price baseline: no comparison
+            else:
+                base_total += bc
+                if cost is not None:
+                    base_comparable += bc
         if model.tier is Tier.FREE:
             quota.record_request(at)
             after = quota.status(at)
@@ -310,9 +317,8 @@ def simulate(
         )
     if progress is not None and not was_cancelled:
         progress(n, n)
-    savings = None
-    if base_total is not None:
-        savings = base_total - total
+    # like for like: tasks whose routed cost is unknown are left out of the savings
+    savings = None if base_total is None else base_comparable - total
     return SimulationResult(
         rows=tuple(rows),
         total_cost_usd=total,
