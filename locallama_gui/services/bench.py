@@ -6,15 +6,22 @@
   built, as the playground and ``route --json`` show them.
 * ``cost_all_models_ms``: one usage estimated on every model.
 * ``simulate_tasks_per_s``: a 100,000-task simulation with the free quota in force.
+* ``catalogue_parse_merge_ms`` / ``refresh_loopback_ms``: see :func:`live_bench`.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
 
 from locallama_gui.core.cost import estimate_cost
 from locallama_gui.core.models import LocalDetails, ModelInfo, Source, Tier, Usage
@@ -109,6 +116,8 @@ def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None
     result = simulate(sim_tasks, policy, index, baseline_id="openai/gpt-5.6-sol")
     sim_s = time.perf_counter() - t0
 
+    live = live_bench(quick, say)
+
     return {
         "models": len(models),
         "route_p50_us": round(_percentile(times, 0.50) * 1e6, 1),
@@ -119,6 +128,178 @@ def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None
         "simulate_seconds": round(sim_s, 2),
         "simulate_tasks_per_s": round(n_sim / sim_s),
         "simulate_free_days_exhausted": len(result.free_day_exhausted_at),
+        **live,
         "python": platform.python_version(),
         "machine": platform.machine(),
+    }
+
+
+# --- catalogue parse and live refresh ----------------------------------------------------------
+
+#: The real 414-model ``/models`` capture beside a source checkout (``shared/data``).
+CAPTURE_PATH = (
+    Path(__file__)
+    .resolve()
+    .parents[3]
+    .joinpath("shared", "data", "openrouter", "models-2026-08-14.json")
+)
+
+
+def _capture_bytes() -> tuple[bytes, str]:
+    """The captured ``/models`` response, or one rebuilt from the bundled snapshot."""
+    path = Path(os.environ.get("LOCALLAMA_BENCH_CAPTURE") or CAPTURE_PATH)
+    if path.is_file():
+        return path.read_bytes(), path.name
+    rows = []
+    for m in load_snapshot().models:
+        prices = {} if m.pricing is None else m.pricing.prices
+        rows.append(
+            {
+                "id": m.id,
+                "canonical_slug": m.canonical_slug or m.id,
+                "name": m.name,
+                "created": m.created or 0,
+                "context_length": m.context_length,
+                "architecture": {
+                    "input_modalities": list(m.input_modalities),
+                    "output_modalities": list(m.output_modalities),
+                    "tokenizer": m.tokenizer or "Other",
+                },
+                "pricing": {k: format(v, "f") for k, v in prices.items()},
+                "top_provider": {
+                    "context_length": m.context_length,
+                    "max_completion_tokens": m.max_output_tokens,
+                    "is_moderated": bool(m.is_moderated),
+                },
+                "per_request_limits": None,
+                "supported_parameters": list(m.supported_parameters),
+            }
+        )
+    return json.dumps({"data": rows}).encode(), "bundled snapshot (no capture found)"
+
+
+def _ollama_tags(count: int) -> bytes:
+    rows = []
+    for m in synthetic_local_models(count):
+        loc = m.local
+        assert loc is not None
+        rows.append(
+            {
+                "name": m.id,
+                "model": m.id,
+                "modified_at": "2026-04-20T14:04:30.1720209-04:00",
+                "size": loc.size_bytes,
+                "digest": "0" * 64,
+                "details": {
+                    "format": "gguf",
+                    "family": loc.family,
+                    "families": [loc.family],
+                    "parameter_size": loc.parameter_size,
+                    "quantization_level": loc.quantization,
+                },
+            }
+        )
+    return json.dumps({"models": rows}).encode()
+
+
+class _LoopbackHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    routes: ClassVar[dict[str, bytes]] = {}
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def do_GET(self) -> None:
+        body = self.routes.get(self.path.split("?", 1)[0])
+        status = 200 if body is not None else 404
+        data = body if body is not None else b'{"error": "not found"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def live_bench(quick: bool = False, progress: Callable[[str], None] | None = None) -> dict:
+    """``catalogue_parse_merge_ms``: decode and parse the 414-model ``/models`` capture and
+    merge it with 20 local models (plus the diff against the bundled snapshot).
+    ``refresh_loopback_ms``: a whole refresh (OpenRouter + Ollama served on loopback, both
+    parsed, merged, diffed and stored in a fresh database)."""
+    import asyncio
+    import tempfile
+
+    from locallama_gui.core.catalogue import Catalogue, diff_catalogues, parse_openrouter_models
+    from locallama_gui.core.settings import Settings
+    from locallama_gui.services.facade import Services
+    from locallama_gui.services.live import Endpoint, LiveServices
+    from locallama_gui.services.refresh import RefreshService
+    from locallama_gui.store.db import Store
+
+    say = progress or (lambda _msg: None)
+    payload, origin = _capture_bytes()
+    local = synthetic_local_models(20)
+    previous = load_snapshot().models
+
+    say("parsing and merging the catalogue")
+    runs = []
+    parsed = 0
+    for _ in range(3 if quick else 10):
+        t0 = time.perf_counter()
+        result = parse_openrouter_models(json.loads(payload))
+        merged = Catalogue(result.models, local)
+        diff_catalogues(previous, merged.models)
+        runs.append(time.perf_counter() - t0)
+        parsed = len(result.models)
+
+    say("refreshing from loopback servers")
+    handler = type(
+        "Handler",
+        (_LoopbackHandler,),
+        {
+            "routes": {
+                "/api/v1/models": payload,
+                "/api/tags": _ollama_tags(20),
+                "/api/ps": b'{"models": []}',
+            }
+        },
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    root = f"http://127.0.0.1:{server.server_address[1]}"
+    refresh_runs = []
+    stored = 0
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = Store(Path(tmp) / "bench.sqlite")
+            services = Services(settings=Settings(), store=store)
+            endpoints = [
+                Endpoint(Source.OPENROUTER, root + "/api/v1"),
+                Endpoint(Source.OLLAMA, root),
+            ]
+
+            async def refresh_all() -> None:
+                nonlocal stored
+                async with LiveServices(services, endpoints=endpoints) as live:
+                    service = RefreshService(live)
+                    for _ in range(3 if quick else 5):
+                        t0 = time.perf_counter()
+                        refreshed = await service.refresh()
+                        refresh_runs.append(time.perf_counter() - t0)
+                        stored = len(refreshed.catalogue.models)
+
+            asyncio.run(refresh_all())
+            store.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return {
+        "catalogue_capture": origin,
+        "catalogue_parsed_models": parsed,
+        "catalogue_parse_merge_ms": round(statistics.median(runs) * 1e3, 2),
+        "refresh_loopback_models": stored,
+        "refresh_loopback_ms": round(statistics.median(refresh_runs) * 1e3, 1),
     }

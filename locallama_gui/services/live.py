@@ -1,0 +1,346 @@
+"""The live side of the services: one shared HTTP client, one source client per endpoint.
+
+:class:`LiveServices` owns the ``httpx.AsyncClient`` every source client shares, builds the
+client of each configured endpoint (OpenRouter, Ollama, LM Studio, OpenAI-compatible servers),
+finds the client that serves a given model, and asks every endpoint for its models
+(:meth:`LiveServices.fetch_all`: which servers are up, with what). Qt-free and asyncio-only:
+the CLI drives it with ``asyncio.run``, the GUI from its qasync loop.
+
+The OpenRouter API key is held here only to be passed per call; it never appears in a
+status, an error message or a log record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import ssl
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from locallama_gui.core.models import ModelInfo, ParseResult, Skipped, Source
+from locallama_gui.core.settings import Settings
+from locallama_gui.services.facade import Services
+from locallama_gui.services.views import model_view
+from locallama_gui.sources import (
+    HttpPolicy,
+    KeyStatus,
+    LMStudioClient,
+    OllamaClient,
+    OpenAICompatClient,
+    OpenRouterClient,
+    SourceError,
+    client_for,
+    redact,
+)
+
+log = logging.getLogger(__name__)
+
+SourceClient = OpenRouterClient | OllamaClient | LMStudioClient | OpenAICompatClient
+Progress = Callable[[int, int], None]
+
+#: Longest error text kept in a source status.
+MAX_ERROR_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One server to talk to. ``kind`` is OPENROUTER, OLLAMA, LMSTUDIO or OPENAI_COMPAT."""
+
+    kind: Source
+    url: str
+
+
+def normalise_url(url: str) -> str:
+    """``http://host:1234/v1/`` -> ``http://host:1234`` (how servers are matched)."""
+    text = url.strip().rstrip("/")
+    if text.endswith("/v1"):
+        text = text[: -len("/v1")]
+    return text.rstrip("/").lower()
+
+
+def configured_endpoints(
+    settings: Settings,
+    *,
+    openrouter_url: str | None = None,
+    ollama_url: str | None = None,
+    lmstudio_url: str | None = None,
+    server_urls: Sequence[str] | None = None,
+) -> tuple[Endpoint, ...]:
+    """The endpoints to use: the settings, with per-run URL overrides.
+
+    A URL given here enables that endpoint for the run even when it is disabled in the
+    settings; ``server_urls`` (OpenAI-compatible servers) replaces the configured list.
+    """
+    e = settings.endpoints
+    out: list[Endpoint] = []
+    if openrouter_url or e.openrouter_enabled:
+        out.append(Endpoint(Source.OPENROUTER, openrouter_url or e.openrouter_url))
+    if ollama_url or e.ollama_enabled:
+        out.append(Endpoint(Source.OLLAMA, ollama_url or e.ollama_url))
+    if lmstudio_url or e.lmstudio_enabled:
+        out.append(Endpoint(Source.LMSTUDIO, lmstudio_url or e.lmstudio_url))
+    if server_urls is not None:
+        extra: Iterable[str] = server_urls
+    else:
+        extra = e.extra_server_urls if e.extra_servers_enabled else ()
+    out.extend(Endpoint(Source.OPENAI_COMPAT, url) for url in extra)
+    seen: set[tuple[Source, str]] = set()
+    unique = []
+    for ep in out:
+        key = (ep.kind, normalise_url(ep.url))
+        if key not in seen:
+            seen.add(key)
+            unique.append(ep)
+    return tuple(unique)
+
+
+def endpoint_kind(source: Source) -> Source:
+    """The endpoint kind that serves models of ``source``."""
+    if source in (Source.OPENROUTER, Source.OLLAMA, Source.LMSTUDIO):
+        return source
+    return Source.OPENAI_COMPAT
+
+
+def describe_error(error: BaseException) -> str:
+    """One line a user can act on: what to do, then what happened (redacted)."""
+    if isinstance(error, SourceError):
+        detail = error.message
+        text = error.user_message
+        if detail and detail not in text:
+            text = f"{text} ({detail})"
+    else:
+        text = f"{type(error).__name__}: {redact(str(error))}"
+    text = " ".join(text.split())
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[: MAX_ERROR_CHARS - 1] + "…"
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """What one endpoint answered: up with its models, or down with why."""
+
+    kind: str  # Source value; OpenAI-compatible servers say which (llamacpp, vllm) when up
+    url: str
+    up: bool
+    error: str | None = None
+    duration_ms: float = 0.0
+    models: tuple[ModelInfo, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    kept_previous: int = 0  # a failing source: how many last-good models were kept
+
+    @property
+    def model_count(self) -> int:
+        return len(self.models)
+
+    def to_dict(self, *, include_models: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "url": self.url,
+            "up": self.up,
+            "error": self.error,
+        }
+        if include_models:
+            out["models"] = [model_view(m) for m in self.models]
+        return out
+
+
+class LiveServices:
+    """The shared HTTP client and the source clients of the configured endpoints.
+
+    Use as ``async with LiveServices(services, ...) as live:``, or call :meth:`aclose`.
+    A client passed in is shared and not closed here.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        endpoints: Sequence[Endpoint] | None = None,
+        api_key: str | None = None,
+        policy: HttpPolicy | None = None,
+        local_policy: HttpPolicy | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.services = services
+        self.endpoints: tuple[Endpoint, ...] = tuple(
+            endpoints if endpoints is not None else configured_endpoints(services.settings)
+        )
+        self.api_key = api_key or None
+        self.policy = policy or HttpPolicy()
+        # A local server that refuses connections will not start within a retry's backoff.
+        self.local_policy = local_policy or dataclasses.replace(self.policy, max_retries=0)
+        self._http = client
+        self._owns_http = client is None
+        self._clients: dict[tuple[Source, str], SourceClient] = {}
+
+    def __repr__(self) -> str:
+        key = "set" if self.api_key else "none"
+        return f"LiveServices({len(self.endpoints)} endpoints, key={key})"
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            tls = ssl.create_default_context()  # loaded once, shared by both transports
+            self._http = httpx.AsyncClient(
+                trust_env=True, verify=tls, mounts=self._direct_mounts(tls)
+            )
+        return self._http
+
+    def _direct_mounts(self, tls: ssl.SSLContext) -> dict[str, httpx.AsyncBaseTransport]:
+        """Local servers are reached directly, never through a proxy from the environment."""
+        hosts = {"localhost", "127.0.0.1", "[::1]"}
+        for ep in self.endpoints:
+            if ep.kind is not Source.OPENROUTER:
+                try:
+                    host = httpx.URL(ep.url).host
+                except (httpx.InvalidURL, TypeError, ValueError):
+                    continue
+                if host:
+                    hosts.add(f"[{host}]" if ":" in host else host)
+        direct = httpx.AsyncHTTPTransport(verify=tls)
+        return {f"all://{h}": direct for h in sorted(hosts)}
+
+    async def aclose(self) -> None:
+        if self._http is not None and self._owns_http:
+            await self._http.aclose()
+        self._http = None
+        self._clients.clear()
+
+    async def __aenter__(self) -> LiveServices:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # --- clients --------------------------------------------------------------------------
+
+    def client(self, endpoint: Endpoint) -> SourceClient:
+        """The client of ``endpoint`` (built once). Raises ``InsecureURLError`` for a bad URL."""
+        return self._client(endpoint.kind, endpoint.url, endpoint.kind)
+
+    def _client(self, kind: Source, url: str, source: Source) -> SourceClient:
+        key = (kind, normalise_url(url))
+        found = self._clients.get(key)
+        if found is not None:
+            return found
+        made: SourceClient
+        if kind is Source.OPENROUTER:
+            made = OpenRouterClient(url, self.http, self.policy)
+        else:
+            made = client_for(source, url, self.http, self.local_policy)
+        self._clients[key] = made
+        return made
+
+    @property
+    def openrouter_endpoint(self) -> Endpoint | None:
+        return next((e for e in self.endpoints if e.kind is Source.OPENROUTER), None)
+
+    def openrouter(self) -> OpenRouterClient | None:
+        ep = self.openrouter_endpoint
+        if ep is None:
+            return None
+        client = self.client(ep)
+        assert isinstance(client, OpenRouterClient)
+        return client
+
+    def client_for_model(self, model: ModelInfo) -> SourceClient | None:
+        """The client serving ``model``: its own server when known, else a configured one."""
+        if model.source is Source.OPENROUTER:
+            return self.openrouter()
+        kind = endpoint_kind(model.source)
+        url = model.local.server_url if model.local is not None else None
+        if url:
+            for ep in self.endpoints:
+                if ep.kind is kind and normalise_url(ep.url) == normalise_url(url):
+                    return self.client(ep)
+            return self._client(kind, url, model.source)
+        for ep in self.endpoints:
+            if ep.kind is kind:
+                return self.client(ep)
+        return None
+
+    # --- sources --------------------------------------------------------------------------
+
+    async def fetch(self, endpoint: Endpoint) -> SourceStatus:
+        """Ask one endpoint for its models; a failure becomes a status, never an exception."""
+        started = time.monotonic()
+        kind = endpoint.kind.value
+        try:
+            client = self.client(endpoint)
+            result = await self._list_models(client)
+            kind = client.source.value
+        except SourceError as e:
+            return SourceStatus(
+                kind=kind,
+                url=endpoint.url,
+                up=False,
+                error=describe_error(e),
+                duration_ms=(time.monotonic() - started) * 1000,
+            )
+        return SourceStatus(
+            kind=kind,
+            url=endpoint.url,
+            up=True,
+            duration_ms=(time.monotonic() - started) * 1000,
+            models=result.models,
+            skipped=result.skipped,
+        )
+
+    @staticmethod
+    async def _list_models(client: SourceClient) -> ParseResult:
+        if isinstance(client, OpenRouterClient):
+            return await client.list_models()
+        if isinstance(client, OllamaClient):
+            return await client.tags()
+        return await client.models()
+
+    async def fetch_all(self, progress: Progress | None = None) -> tuple[SourceStatus, ...]:
+        """Every endpoint at once, in configuration order; ``progress(done, total)`` as each
+        one answers. Cancelling the caller cancels every request."""
+        total = len(self.endpoints)
+        done = 0
+
+        async def one(ep: Endpoint) -> SourceStatus:
+            nonlocal done
+            status = await self.fetch(ep)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            return status
+
+        if not self.endpoints:
+            return ()
+        return tuple(await asyncio.gather(*(one(ep) for ep in self.endpoints)))
+
+    # --- key ------------------------------------------------------------------------------
+
+    async def key_status(self) -> KeyStatus:
+        """OpenRouter ``GET /key`` for the key given here (``AuthError`` without one)."""
+        client = self.openrouter()
+        if client is None:
+            raise SourceError(
+                "OpenRouter is disabled",
+                user_message="OpenRouter is disabled in the settings; enable it or pass "
+                "--openrouter-url.",
+            )
+        return await client.key_status(self.api_key or "")
+
+
+__all__ = [
+    "Endpoint",
+    "LiveServices",
+    "SourceStatus",
+    "configured_endpoints",
+    "describe_error",
+    "endpoint_kind",
+    "normalise_url",
+]

@@ -1,0 +1,300 @@
+"""Refresh the catalogue from every enabled source at once.
+
+One refresh is in flight at a time: a second request joins the running one. A source that
+fails keeps its last good models (from the store, else from the current catalogue) and says
+why. Every source that answered is stored as a snapshot with its diff against the previous
+one; the merged catalogue replaces the services' catalogue, and the refresh reports the diff
+of the whole catalogue (added, removed, repriced, free variants ended).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from locallama_gui.core.catalogue import CatalogueDiff, diff_catalogues
+from locallama_gui.core.models import ModelInfo, Skipped, Source
+from locallama_gui.services.catalogue import LoadedCatalogue, load_snapshot
+from locallama_gui.services.live import (
+    Endpoint,
+    LiveServices,
+    Progress,
+    SourceStatus,
+    endpoint_kind,
+    normalise_url,
+)
+from locallama_gui.store.db import StoreError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    """What a refresh found: per-source status, the merged catalogue and what changed."""
+
+    sources: tuple[SourceStatus, ...]
+    catalogue: LoadedCatalogue
+    diff: CatalogueDiff
+    fetched_at: datetime
+    duration_ms: float
+    saved_sources: tuple[str, ...] = ()  # sources whose snapshot was stored
+
+    @property
+    def any_up(self) -> bool:
+        return any(s.up for s in self.sources)
+
+    @property
+    def failed(self) -> tuple[SourceStatus, ...]:
+        return tuple(s for s in self.sources if not s.up)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fetched_at": self.fetched_at.isoformat(),
+            "duration_ms": round(self.duration_ms, 1),
+            "catalogue": self.catalogue.label,
+            "model_count": len(self.catalogue.models),
+            "sources": [
+                {
+                    **s.to_dict(include_models=False),
+                    "model_count": s.model_count,
+                    "kept_previous": s.kept_previous,
+                    "duration_ms": round(s.duration_ms, 1),
+                }
+                for s in self.sources
+            ],
+            "diff": self.diff.as_dict(),
+            "saved_sources": list(self.saved_sources),
+        }
+
+
+def _belongs(model: ModelInfo, endpoint: Endpoint) -> bool:
+    """Whether ``model`` (from an earlier catalogue) was served by ``endpoint``."""
+    if endpoint.kind is Source.OPENROUTER:
+        return model.source is Source.OPENROUTER
+    if endpoint_kind(model.source) is not endpoint.kind:
+        return False
+    url = model.local.server_url if model.local is not None else None
+    return url is not None and normalise_url(url) == normalise_url(endpoint.url)
+
+
+class RefreshService:
+    """Single-flight catalogue refresh over a :class:`LiveServices`."""
+
+    def __init__(self, live: LiveServices) -> None:
+        self.live = live
+        self.services = live.services
+        self._task: asyncio.Task[RefreshResult] | None = None
+        self._progress: list[Progress] = []
+        self._waiters = 0
+        self.last_result: RefreshResult | None = None
+
+    @property
+    def in_flight(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def refresh(self, progress: Progress | None = None) -> RefreshResult:
+        """Refresh now, or join the refresh already running.
+
+        ``progress(done, total)`` is called as each source answers. Cancelling the last
+        caller still waiting cancels the refresh itself; :meth:`cancel` cancels it for all.
+        """
+        if self._task is None or self._task.done():
+            self._progress = []
+            self._task = asyncio.create_task(self._run(), name="locallama-refresh")
+        if progress is not None:
+            self._progress.append(progress)
+        task = self._task
+        self._waiters += 1
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done() and self._waiters == 1:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            raise
+        finally:
+            self._waiters -= 1
+
+    def cancel(self) -> bool:
+        """Cancel the refresh in flight (every caller gets ``CancelledError``)."""
+        if self.in_flight:
+            assert self._task is not None
+            self._task.cancel()
+            return True
+        return False
+
+    def _report(self, done: int, total: int) -> None:
+        for callback in list(self._progress):
+            try:
+                callback(done, total)
+            except Exception:  # a broken progress display must not stop the refresh
+                log.exception("refresh progress callback failed")
+
+    # --- the refresh itself ---------------------------------------------------------------
+
+    async def _run(self) -> RefreshResult:
+        started = time.monotonic()
+        services = self.services
+        fetched_at = services.clock()
+        previous = services.catalogue
+        statuses = await self.live.fetch_all(self._report)
+        stored = await asyncio.to_thread(self._stored_by_source)
+
+        def last_good(source: Source) -> list[ModelInfo]:
+            if source in stored:
+                return stored[source]
+            return [m for m in previous.models if m.source is source]
+
+        # Per endpoint: the fresh models, or the last good ones of a failing endpoint.
+        per_endpoint: list[tuple[SourceStatus, list[ModelInfo]]] = []
+        final_statuses: list[SourceStatus] = []
+        skipped: list[Skipped] = []
+        for ep, status in zip(self.live.endpoints, statuses, strict=True):
+            if status.up:
+                models = list(status.models)
+                skipped.extend(status.skipped)
+            else:
+                candidates = (
+                    [Source.OPENROUTER]
+                    if ep.kind is Source.OPENROUTER
+                    else [s for s in Source if s.is_local and endpoint_kind(s) is ep.kind]
+                )
+                models = [m for src in candidates for m in last_good(src) if _belongs(m, ep)]
+                status = dataclasses.replace(status, kept_previous=len(models))
+            per_endpoint.append((status, models))
+            final_statuses.append(status)
+
+        # Every source that answered somewhere is stored whole: fresh models plus the last
+        # good models of its endpoints that failed this time.
+        fresh_sources = {m.source for st, ms in per_endpoint if st.up for m in ms}
+        fresh_sources |= {Source(st.kind) for st, _ in per_endpoint if st.up}
+        by_source: dict[Source, list[ModelInfo]] = {}
+        for _, models in per_endpoint:
+            for m in models:
+                by_source.setdefault(m.source, []).append(m)
+        snapshots = []
+        for source in sorted(fresh_sources, key=lambda s: s.value):
+            new = by_source.get(source, [])
+            diff = diff_catalogues(last_good(source), new)
+            snapshots.append((source.value, new, diff.as_dict()))
+        saved: tuple[str, ...] = ()
+        if services.store is not None and snapshots:
+            saved = await asyncio.to_thread(self._save, fetched_at, snapshots)
+
+        merged: dict[str, ModelInfo] = {}
+        openrouter_status = next(
+            (st for st, _ in per_endpoint if st.kind == Source.OPENROUTER.value), None
+        )
+        for _, models in per_endpoint:
+            for m in models:
+                merged.setdefault(m.id, m)
+        label = f"refreshed catalogue of {fetched_at:%Y-%m-%d %H:%M} UTC"
+        notice = None
+        origin = "store"
+        has_openrouter = any(m.source is Source.OPENROUTER for m in merged.values())
+        if openrouter_status is not None and not has_openrouter:
+            snap = load_snapshot()
+            for m in snap.models:
+                merged.setdefault(m.id, m)
+            label = f"local models of {fetched_at:%Y-%m-%d %H:%M} UTC + {snap.label}"
+            notice = snap.notice
+        catalogue = LoadedCatalogue(
+            models=tuple(merged.values()),
+            skipped=tuple(skipped),
+            origin=origin,
+            label=label,
+            fetched_at=fetched_at,
+            notice=notice,
+        )
+        diff = diff_catalogues(previous.models, catalogue.models)
+        services.set_catalogue(catalogue)
+        result = RefreshResult(
+            sources=tuple(final_statuses),
+            catalogue=catalogue,
+            diff=diff,
+            fetched_at=fetched_at,
+            duration_ms=(time.monotonic() - started) * 1000,
+            saved_sources=saved,
+        )
+        self.last_result = result
+        return result
+
+    def _stored_by_source(self) -> dict[Source, list[ModelInfo]]:
+        store = self.services.store
+        out: dict[Source, list[ModelInfo]] = {}
+        if store is None:
+            return out
+        for source in Source:
+            try:
+                found = store.latest_catalogue(source.value)
+            except (StoreError, ValueError) as e:
+                log.warning("stored %s catalogue unreadable: %s", source.value, e)
+                continue
+            if found is not None:
+                out[source] = list(found[0])
+        return out
+
+    def _save(
+        self, fetched_at: datetime, snapshots: Sequence[tuple[str, list[ModelInfo], dict]]
+    ) -> tuple[str, ...]:
+        store = self.services.store
+        assert store is not None
+        saved = []
+        for source, models, diff in snapshots:
+            try:
+                store.save_catalogue(source, fetched_at, models, diff)
+            except StoreError as e:
+                log.warning("%s catalogue not saved: %s", source, e)
+                continue
+            saved.append(source)
+        return tuple(saved)
+
+    # --- periodic -------------------------------------------------------------------------
+
+    async def run_periodic(
+        self,
+        *,
+        on_result: Callable[[RefreshResult], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        immediately: bool = False,
+    ) -> None:
+        """Refresh every ``settings.refresh.interval_minutes`` until cancelled.
+
+        The interval is read again before each wait, so a change in the settings applies
+        to the next round; 0 (off) ends the loop. Errors are reported to ``on_error`` and
+        the loop goes on.
+        """
+        first = True
+        while True:
+            minutes = self.services.settings.refresh.interval_minutes
+            if minutes <= 0:
+                return
+            if not (first and immediately):
+                await sleep(minutes * 60)
+            first = False
+            try:
+                result = await self.refresh()
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+                continue  # that round was cancelled with :meth:`cancel`; the loop goes on
+            except Exception as e:
+                log.info("periodic refresh failed: %s", e)
+                if on_error is not None:
+                    on_error(e)
+                continue
+            if on_result is not None:
+                on_result(result)
+
+
+__all__ = ["RefreshResult", "RefreshService"]

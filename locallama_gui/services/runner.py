@@ -1,0 +1,612 @@
+"""Run a task: walk a routing decision's fallback chain until a model answers.
+
+* A free-per-day 429 marks the free quota exhausted until the next UTC midnight and skips
+  every remaining free model; a free-per-minute 429 waits for the reset when that is at most
+  ``RunPolicy.max_wait_s`` (default 0: never wait), else moves on past the free models.
+* 5xx, timeouts, truncated streams, unknown models and unreachable local servers move on.
+* A rejected OpenRouter key skips every OpenRouter model (local ones are still tried); a
+  402 on a paid model skips the remaining paid OpenRouter models.
+* Every request sent is recorded: a performance sample (latency, time to first token,
+  tokens/s, success) except for rate limits, key or credit problems and cancellations, which
+  say nothing about the model; every success adds a spend-ledger entry with the real cost
+  (the provider's, else computed from the catalogue prices; unknown stays unknown, never $0);
+  every free-model request counts against the free quota.
+* Streamed text reaches ``on_delta`` as it arrives; ``on_attempt`` announces each model
+  tried, so a display can drop the partial text of a model that failed half way.
+* Cancelling the task (or setting ``cancel``) closes the HTTP stream at once; the attempt is
+  recorded as cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from locallama_gui.core.models import ModelInfo, Source, Tier, decimal_str
+from locallama_gui.core.quota import next_utc_midnight
+from locallama_gui.core.routing import RouteDecision
+from locallama_gui.core.samples import PerformanceSample
+from locallama_gui.services.live import LiveServices, describe_error
+from locallama_gui.services.quarantine import Quarantine
+from locallama_gui.sources import (
+    COST_PROVIDER,
+    COST_UNKNOWN,
+    AuthError,
+    BadResponse,
+    ChatResult,
+    InsecureURLError,
+    OllamaClient,
+    OpenRouterClient,
+    PaymentRequired,
+    RateLimited,
+    SourceError,
+    Unreachable,
+    with_computed_cost,
+)
+from locallama_gui.store.db import StoreError
+
+log = logging.getLogger(__name__)
+
+OK = "ok"
+FAILED = "failed"
+RATE_LIMITED = "rate_limited"
+SKIPPED = "skipped"
+CANCELLED = "cancelled"
+OUTCOMES = (OK, FAILED, RATE_LIMITED, SKIPPED, CANCELLED)
+
+Message = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RunPolicy:
+    """How a run treats waits. ``max_wait_s``: longest free-per-minute reset worth waiting
+    for (0: move on at once). ``max_tokens``: the completion limit sent with each request."""
+
+    max_wait_s: float = 0.0
+    max_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_wait_s < 0:
+            raise ValueError("max_wait_s must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One model tried (or skipped) during a run."""
+
+    model_id: str
+    outcome: str  # one of OUTCOMES
+    error: str | None = None  # for people; redacted
+    error_kind: str | None = None  # e.g. "ProviderDown", "RateLimited:free-per-day"
+    source: str | None = None
+    latency_ms: float | None = None
+    waited_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model_id,
+            "outcome": self.outcome,
+            "error": self.error,
+            "error_kind": self.error_kind,
+            "source": self.source,
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+            "waited_s": self.waited_s,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The answer (or why there is none) and every attempt, in order."""
+
+    result: ChatResult | None
+    model_id: str | None  # the chain entry that answered
+    attempts: tuple[Attempt, ...]
+    error: str | None = None
+    cancelled: bool = False
+    tier: str | None = None  # tier of the model billed (the one that answered)
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+    @property
+    def cost_usd(self) -> Decimal | None:
+        return None if self.result is None else self.result.cost_usd
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.result
+        out: dict[str, Any] = {
+            "ok": self.ok,
+            "cancelled": self.cancelled,
+            "error": self.error,
+            "model": self.model_id,
+            "model_used": None if r is None else r.model_used,
+            "tier": self.tier,
+            "text": None if r is None else r.text,
+            "usage": None,
+            "cost_usd": None,
+            "cost_source": None if r is None else r.cost_source,
+            "latency_ms": None if r is None or r.latency_ms is None else round(r.latency_ms, 1),
+            "ttft_ms": None if r is None or r.ttft_ms is None else round(r.ttft_ms, 1),
+            "tokens_per_s": None
+            if r is None or r.tokens_per_s is None
+            else round(r.tokens_per_s, 2),
+            "attempts": [a.to_dict() for a in self.attempts],
+        }
+        if r is not None:
+            if r.usage is not None:
+                out["usage"] = {
+                    "prompt_tokens": r.usage.prompt_tokens,
+                    "completion_tokens": r.usage.completion_tokens,
+                    "reasoning_tokens": r.usage.reasoning_tokens,
+                    "cached_tokens": r.usage.cache_read_tokens,
+                }
+            if r.cost_usd is not None:
+                out["cost_usd"] = decimal_str(r.cost_usd)
+        return out
+
+
+@dataclass
+class _State:
+    attempts: list[Attempt] = field(default_factory=list)
+    free_day_blocked: bool = False
+    free_minute_blocked: bool = False
+    auth_failed: str | None = None
+    paid_blocked: str | None = None
+    down_servers: set[str] = field(default_factory=set)
+    samples_written: bool = False
+    last_error: str | None = None
+
+
+def as_messages(messages_or_prompt: str | Sequence[Message]) -> list[dict[str, Any]]:
+    if isinstance(messages_or_prompt, str):
+        return [{"role": "user", "content": messages_or_prompt}]
+    return [dict(m) for m in messages_or_prompt]
+
+
+class Runner:
+    """Executes routing decisions over the clients of a :class:`LiveServices`."""
+
+    def __init__(
+        self,
+        live: LiveServices,
+        *,
+        policy: RunPolicy | None = None,
+        quarantine: Quarantine | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.live = live
+        self.services = live.services
+        self.policy = policy or RunPolicy()
+        self.quarantine = quarantine or Quarantine(self.services.store, clock=self.services.clock)
+        self._sleep = sleep
+        #: The outcome of the latest run, also when its task was cancelled.
+        self.last_run: RunResult | None = None
+
+    # --- entry point ----------------------------------------------------------------------
+
+    async def run(
+        self,
+        decision: RouteDecision | Sequence[str],
+        messages: str | Sequence[Message],
+        *,
+        on_delta: Callable[[str], None] | None = None,
+        on_attempt: Callable[[str], None] | None = None,
+        cancel: asyncio.Event | None = None,
+        category: str | None = None,
+    ) -> RunResult:
+        """Walk the chain of ``decision`` (or a list of model ids) with ``messages`` (or a
+        prompt). Returns the answer or the failure; cancelling the task re-raises
+        ``CancelledError`` after recording (see :attr:`last_run`)."""
+        if isinstance(decision, RouteDecision):
+            chain = decision.chain_ids
+            index = decision.context.index
+            category = category or decision.resolved.task.category
+        else:
+            chain = tuple(decision)
+            index = self.services.index
+        category = category or "chat"
+        msgs = as_messages(messages)
+        state = _State()
+        current = asyncio.current_task()
+        stop = {"requested": False, "finished": False}
+        watcher: asyncio.Task[None] | None = None
+        if cancel is not None and current is not None:
+
+            async def watch() -> None:
+                await cancel.wait()
+                if not stop["finished"]:
+                    stop["requested"] = True
+                    current.cancel()
+
+            watcher = asyncio.create_task(watch())
+        try:
+            result = await self._walk(chain, index, msgs, category, state, on_delta, on_attempt)
+            stop["finished"] = True
+        except asyncio.CancelledError:
+            stop["finished"] = True
+            cancelled = self._finish(state, cancelled=True)
+            if stop["requested"] and current is not None and current.uncancel() == 0:
+                return cancelled
+            raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+        return result
+
+    def _finish(
+        self,
+        state: _State,
+        *,
+        cancelled: bool = False,
+        result: ChatResult | None = None,
+        model_id: str | None = None,
+        tier: str | None = None,
+    ) -> RunResult:
+        if state.samples_written:
+            self.services.invalidate_profiles()
+        error = None
+        if cancelled:
+            error = "cancelled"
+        elif result is None:
+            error = self._failure_text(state)
+        run = RunResult(
+            result=result,
+            model_id=model_id,
+            attempts=tuple(state.attempts),
+            error=error,
+            cancelled=cancelled,
+            tier=tier,
+        )
+        self.last_run = run
+        return run
+
+    @staticmethod
+    def _failure_text(state: _State) -> str:
+        if not state.attempts:
+            return "No model can take this task (the fallback chain is empty)."
+        sent = [a for a in state.attempts if a.outcome != SKIPPED]
+        if state.auth_failed and not any(a.outcome == FAILED for a in sent):
+            return state.auth_failed
+        if not sent:
+            reasons = sorted({a.error or "skipped" for a in state.attempts})
+            return "No model could be tried: " + "; ".join(reasons)
+        last = sent[-1]
+        n = len(state.attempts)
+        return f"All {n} models of the chain failed; last, {last.model_id}: {last.error}"
+
+    # --- the chain ------------------------------------------------------------------------
+
+    async def _walk(
+        self,
+        chain: Sequence[str],
+        index: Any,
+        messages: list[dict[str, Any]],
+        category: str,
+        state: _State,
+        on_delta: Callable[[str], None] | None,
+        on_attempt: Callable[[str], None] | None,
+    ) -> RunResult:
+        for model_id in chain:
+            model = self._lookup(model_id, index)
+            if model is None:
+                state.attempts.append(
+                    Attempt(model_id, SKIPPED, "not in the catalogue (refresh it)", "unknown")
+                )
+                continue
+            skip = self._skip_reason(model, state)
+            if skip is not None:
+                state.attempts.append(Attempt(model.id, SKIPPED, skip, None, model.source.value))
+                continue
+            answer = await self._try_model(
+                model, index, messages, category, state, on_delta, on_attempt
+            )
+            if answer is not None:
+                result, billed = answer
+                return self._finish(state, result=result, model_id=model.id, tier=billed.tier.value)
+        return self._finish(state)
+
+    @staticmethod
+    def _lookup(model_id: str, index: Any) -> ModelInfo | None:
+        j = index.by_id.get(model_id)
+        return None if j is None else index.models[j]
+
+    def _skip_reason(self, model: ModelInfo, state: _State) -> str | None:
+        now = self.services.clock()
+        if model.source is Source.OPENROUTER:
+            if self.live.openrouter_endpoint is None:
+                return "OpenRouter is disabled in the settings"
+            if not self.live.api_key:
+                return "no OpenRouter API key (set OPENROUTER_API_KEY or add it in Settings)"
+            if state.auth_failed:
+                return "the OpenRouter API key was rejected"
+            if state.paid_blocked and model.tier is not Tier.FREE:
+                return "OpenRouter needs credits for paid models"
+        if model.tier is Tier.FREE:
+            if state.free_day_blocked or self.services.quota_status(now).day_exhausted:
+                midnight = next_utc_midnight(now)
+                return f"free-model daily limit reached (until {midnight:%Y-%m-%d %H:%M} UTC)"
+            if state.free_minute_blocked:
+                return "free-model per-minute limit reached"
+        entry = self.quarantine.active(model.id, now)
+        if entry is not None:
+            return f"quarantined until {entry.until:%H:%M} UTC ({entry.reason})"
+        if model.source.is_local:
+            client = self.live.client_for_model(model) if self._client_ok(model) else None
+            if client is not None and client.base_url in state.down_servers:
+                return f"its server {client.base_url} is not reachable"
+        return None
+
+    def _client_ok(self, model: ModelInfo) -> bool:
+        try:
+            self.live.client_for_model(model)
+        except SourceError:
+            return False
+        return True
+
+    # --- one model ------------------------------------------------------------------------
+
+    async def _try_model(
+        self,
+        model: ModelInfo,
+        index: Any,
+        messages: list[dict[str, Any]],
+        category: str,
+        state: _State,
+        on_delta: Callable[[str], None] | None,
+        on_attempt: Callable[[str], None] | None,
+    ) -> tuple[ChatResult, ModelInfo] | None:
+        waited = 0.0
+        while True:
+            now = self.services.clock()
+            started = time.monotonic()
+            if on_attempt is not None:
+                on_attempt(model.id)
+            try:
+                client = self.live.client_for_model(model)
+                if client is None:
+                    raise Unreachable(
+                        f"no server configured for {model.source.value}",
+                        user_message=f"No {model.source.value} server is configured.",
+                    )
+                result = await self._call(client, model, messages, on_delta)
+            except asyncio.CancelledError:
+                state.attempts.append(
+                    Attempt(
+                        model.id,
+                        CANCELLED,
+                        "cancelled",
+                        "Cancelled",
+                        model.source.value,
+                        (time.monotonic() - started) * 1000,
+                        waited,
+                    )
+                )
+                raise
+            except SourceError as err:
+                elapsed = (time.monotonic() - started) * 1000
+                retry_wait = self._handle_error(model, err, now, elapsed, waited, category, state)
+                if retry_wait is None:
+                    return None
+                await self._sleep(retry_wait)
+                waited += retry_wait
+                continue
+            return self._succeeded(model, index, result, now, started, waited, category, state)
+
+    async def _call(
+        self,
+        client: Any,
+        model: ModelInfo,
+        messages: list[dict[str, Any]],
+        on_delta: Callable[[str], None] | None,
+    ) -> ChatResult:
+        max_tokens = self.policy.max_tokens
+        if isinstance(client, OpenRouterClient):
+            stream = client.chat_stream(
+                self.live.api_key or "", model.id, messages, max_tokens=max_tokens
+            )
+        elif isinstance(client, OllamaClient):
+            options = {"num_predict": max_tokens} if max_tokens else None
+            stream = client.chat_stream(model.id, messages, options)
+        else:
+            stream = client.chat_stream(model.id, messages, max_tokens=max_tokens)
+        final: ChatResult | None = None
+        async with aclosing(stream) as items:
+            async for item in items:
+                if isinstance(item, ChatResult):
+                    final = item
+                elif item and on_delta is not None:
+                    on_delta(item)
+        if final is None:
+            raise BadResponse("the stream ended without a result", code="truncated")
+        return final
+
+    def _handle_error(
+        self,
+        model: ModelInfo,
+        err: SourceError,
+        now: datetime,
+        elapsed_ms: float,
+        waited: float,
+        category: str,
+        state: _State,
+    ) -> float | None:
+        """Record a failed request; returns the seconds to wait before retrying, or None."""
+        text = describe_error(err)
+        kind = type(err).__name__
+        is_free = model.tier is Tier.FREE
+        outcome = FAILED
+        model_failure = True
+        retry: float | None = None
+        if isinstance(err, RateLimited):
+            outcome = RATE_LIMITED
+            model_failure = False
+            kind = f"RateLimited:{err.scope}"
+            if err.scope == "free-per-day":
+                self._persist(self.services.record_free_limit, "day", now, err.reset_at)
+                state.free_day_blocked = True
+            elif err.scope == "free-per-minute":
+                self._persist(self.services.record_free_limit, "minute", now, err.reset_at)
+                wait = self._reset_wait(err, now)
+                max_wait = self.policy.max_wait_s
+                if wait is not None and waited == 0 and max_wait > 0 and wait <= max_wait:
+                    retry = wait
+                else:
+                    state.free_minute_blocked = True
+        elif isinstance(err, AuthError):
+            model_failure = False
+            if model.source is Source.OPENROUTER:
+                state.auth_failed = (
+                    f"The OpenRouter API key was rejected: {err.user_message} Local models "
+                    "are still tried."
+                )
+        elif isinstance(err, PaymentRequired):
+            model_failure = False
+            if model.source is Source.OPENROUTER and not is_free:
+                state.paid_blocked = text
+        elif isinstance(err, InsecureURLError):
+            model_failure = False
+        elif isinstance(err, Unreachable) and model.source.is_local:
+            client = self.live.client_for_model(model) if self._client_ok(model) else None
+            if client is not None:
+                state.down_servers.add(client.base_url)
+        if is_free and not isinstance(err, RateLimited) and model.source is Source.OPENROUTER:
+            self._persist(self.services.record_free_request, now)
+        if model_failure:
+            sample = PerformanceSample(
+                model_id=model.id,
+                source=model.source.value,
+                category=category,
+                ts=now,
+                success=False,
+                latency_ms=elapsed_ms,
+                error_kind=kind,
+            )
+            if self._add_sample(sample):
+                state.samples_written = True
+                entry = self.quarantine.record_failure(model.id, f"{kind}: {err.message}", now)
+                if entry is not None:
+                    log.info("%s quarantined until %s", model.id, entry.until)
+        state.attempts.append(
+            Attempt(
+                model.id,
+                outcome,
+                text,
+                kind,
+                model.source.value,
+                elapsed_ms,
+                waited,
+            )
+        )
+        state.last_error = text
+        return retry
+
+    def _reset_wait(self, err: RateLimited, now: datetime) -> float | None:
+        if err.reset_at is not None:
+            return max(0.0, (err.reset_at - now).total_seconds())
+        return err.retry_after_s
+
+    def _succeeded(
+        self,
+        model: ModelInfo,
+        index: Any,
+        result: ChatResult,
+        now: datetime,
+        started: float,
+        waited: float,
+        category: str,
+        state: _State,
+    ) -> tuple[ChatResult, ModelInfo]:
+        elapsed = (time.monotonic() - started) * 1000
+        billed = model
+        if result.model_used and result.model_used != model.id:
+            billed = self._lookup(result.model_used, index) or model
+        if model.source is Source.OPENROUTER:
+            result = with_computed_cost(result, billed, now)
+        if (
+            billed.tier is Tier.PAID
+            and result.cost_usd == 0
+            and result.cost_source != COST_PROVIDER
+        ):
+            # Nothing is billed at $0 on a paid model: a zero here means the usage was missing.
+            result = _unknown_cost(result)
+        usage = result.usage
+        sample = PerformanceSample(
+            model_id=model.id,
+            source=model.source.value,
+            category=category,
+            ts=now,
+            success=True,
+            latency_ms=result.latency_ms if result.latency_ms is not None else elapsed,
+            ttft_ms=result.ttft_ms,
+            tokens_per_s=result.tokens_per_s,
+            prompt_tokens=None if usage is None else usage.prompt_tokens,
+            completion_tokens=None if usage is None else usage.completion_tokens,
+            cost_usd=result.cost_usd,
+        )
+        if self._add_sample(sample):
+            state.samples_written = True
+        store = self.services.store
+        if store is not None:
+            self._persist(
+                store.record_spend,
+                ts=now,
+                model_id=result.model_used or model.id,
+                tier=billed.tier.value,
+                cost_usd=result.cost_usd,
+                prompt_tokens=0 if usage is None else usage.prompt_tokens,
+                completion_tokens=0 if usage is None else usage.completion_tokens,
+                request_id=result.request_id,
+                note=None if billed is model else f"requested {model.id}",
+            )
+        if model.tier is Tier.FREE or billed.tier is Tier.FREE:
+            self._persist(self.services.record_free_request, now)
+        self.quarantine.record_success(model.id)
+        state.attempts.append(
+            Attempt(model.id, OK, None, None, model.source.value, elapsed, waited)
+        )
+        return result, billed
+
+    # --- persistence ----------------------------------------------------------------------
+
+    def _add_sample(self, sample: PerformanceSample) -> bool:
+        store = self.services.store
+        if store is None:
+            return False
+        return self._persist(store.add_samples, [sample]) is not None
+
+    @staticmethod
+    def _persist(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            out = fn(*args, **kwargs)
+        except StoreError as e:
+            log.warning("run history not saved: %s", e)
+            return None
+        return True if out is None else out
+
+
+def _unknown_cost(result: ChatResult) -> ChatResult:
+    return dataclasses.replace(result, cost_usd=None, cost_source=COST_UNKNOWN)
+
+
+__all__ = [
+    "CANCELLED",
+    "FAILED",
+    "OK",
+    "OUTCOMES",
+    "RATE_LIMITED",
+    "SKIPPED",
+    "Attempt",
+    "RunPolicy",
+    "RunResult",
+    "Runner",
+    "as_messages",
+]
