@@ -29,7 +29,7 @@ from locallama_gui.cli.common import (
 from locallama_gui.cli.core_commands import _add_policy_args, _policy_from_args, _task_from_args
 from locallama_gui.core.cost import format_usd
 from locallama_gui.core.models import Source, decimal_str
-from locallama_gui.core.routing import CAPABILITIES, CATEGORIES, route
+from locallama_gui.core.routing import CAPABILITIES, CATEGORIES
 from locallama_gui.services.facade import Services
 from locallama_gui.services.live import LiveServices, configured_endpoints, describe_error
 from locallama_gui.services.quarantine import Quarantine
@@ -348,10 +348,13 @@ async def _route_and_run(
                     sources_down.add(Source(s.kind))
         task = _task_from_args(args, services)
         policy = _policy_from_args(args, services)
-        context = services.context(
-            key_present=live.api_key is not None, sources_down=frozenset(sources_down)
+        decision = services.route(
+            task,
+            policy,
+            record=True,
+            key_present=live.api_key is not None,
+            sources_down=frozenset(sources_down),
         )
-        decision = route(task, policy, context)
         if not decision.chain_ids:
             return decision, None
         chosen = decision.chain_ids[0]

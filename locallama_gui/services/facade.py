@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from locallama_gui.core.cost import estimate_cost
-from locallama_gui.core.models import CostEstimate, ModelInfo, Usage, decimal_str
+from locallama_gui.core.models import CostEstimate, ModelInfo, Source, Usage, decimal_str
 from locallama_gui.core.profiles import ModelProfile, build_profiles
 from locallama_gui.core.quota import FreeQuota, QuotaStatus
 from locallama_gui.core.routing import (
@@ -248,8 +248,13 @@ class Services:
         *,
         now: datetime | None = None,
         record: bool = False,
+        key_present: bool | None = None,
+        sources_down: frozenset[Source] = frozenset(),
     ) -> RouteDecision:
-        decision = route(task, policy or self.default_policy(), self.context(now))
+        """Route ``task``; ``key_present``/``sources_down`` describe what can run now (a run
+        knows them; a what-if question leaves them open)."""
+        context = self.context(now, key_present=key_present, sources_down=sources_down)
+        decision = route(task, policy or self.default_policy(), context)
         if record and self.store is not None:
             try:
                 self.store.add_route(
