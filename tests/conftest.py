@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import keyring
 import pytest
+
+from tests.secrets.memory_keyring import MemoryKeyring
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
@@ -30,3 +33,17 @@ def data_dir() -> Path:
     if not DATA.is_dir():
         pytest.fail(f"shared data not found at {DATA}")
     return DATA
+
+
+#: Set to 1 to let tests/secrets/test_secret_service.py use the real Secret Service.
+REAL_KEYRING = os.environ.get("LOCALLAMA_SECRET_SERVICE_TEST") == "1"
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring():
+    """An in-memory keyring for every test (the real one only for the Secret Service test)."""
+    if REAL_KEYRING:
+        return None
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    return backend

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +29,7 @@ from locallama_gui.cli.core_commands import _add_policy_args, _policy_from_args,
 from locallama_gui.core.cost import format_usd
 from locallama_gui.core.models import Source, decimal_str
 from locallama_gui.core.routing import CAPABILITIES, CATEGORIES
+from locallama_gui.secrets import KeyStore, KeyStoreError
 from locallama_gui.services.facade import Services
 from locallama_gui.services.live import LiveServices, configured_endpoints, describe_error
 from locallama_gui.services.quarantine import Quarantine
@@ -39,14 +39,18 @@ from locallama_gui.sources import COST_PROVIDER, KeyStatus, SourceError
 
 KEY_ENV = "OPENROUTER_API_KEY"
 NO_KEY_MESSAGE = (
-    f"no OpenRouter API key: set the {KEY_ENV} environment variable "
-    "(keys start with sk-or-; create one at openrouter.ai/settings/keys)"
+    "no OpenRouter API key: store one with 'locallama key set', or set the "
+    f"{KEY_ENV} environment variable (keys start with sk-or-; create one at "
+    "openrouter.ai/settings/keys)"
 )
 
 
-def api_key_from_env() -> str | None:
-    key = os.environ.get(KEY_ENV, "").strip()
-    return key or None
+def current_api_key() -> str | None:
+    """The key from the environment, the system keyring or nowhere (never printed)."""
+    try:
+        return KeyStore().get_sync()
+    except KeyStoreError as e:
+        raise CliError(e.user_message) from None
 
 
 def open_live(args: argparse.Namespace, services: Services) -> LiveServices:
@@ -57,7 +61,7 @@ def open_live(args: argparse.Namespace, services: Services) -> LiveServices:
         lmstudio_url=args.lmstudio_url,
         server_urls=args.server_url,
     )
-    return LiveServices(services, endpoints=endpoints, api_key=api_key_from_env())
+    return LiveServices(services, endpoints=endpoints, api_key=current_api_key())
 
 
 def _note(args: argparse.Namespace, text: str) -> None:
@@ -171,8 +175,9 @@ def _key_view(status: KeyStatus, services: Services) -> dict[str, Any]:
     }
 
 
-def cmd_key_status(args: argparse.Namespace) -> int:
-    if api_key_from_env() is None:
+def cmd_key_check(args: argparse.Namespace) -> int:
+    """``key status --check``: what OpenRouter says of the key (usage, limits, free tier)."""
+    if current_api_key() is None:
         raise CliError(NO_KEY_MESSAGE)
     services = Services.open()
     try:
@@ -394,7 +399,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         services.close()
     if run is None:
         why = "; ".join(decision.why[:3]) if decision.why else ""
-        hint = "" if api_key_from_env() else f" ({KEY_ENV} is not set, so OpenRouter is out)"
+        hint = "" if current_api_key() else f" ({KEY_ENV} is not set, so OpenRouter is out)"
         raise CliError(f"no model can take this task{hint}: {why}".rstrip(": "))
     if args.json:
         out = run.to_dict()
@@ -455,14 +460,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_endpoint_args(p)
     p.set_defaults(func=cmd_refresh)
 
-    p = sub.add_parser("key", help="the OpenRouter API key")
-    key_sub = p.add_subparsers(dest="key_command", metavar="ACTION", parser_class=type(p))
-    k = key_sub.add_parser("status", help="what the key (OPENROUTER_API_KEY) may still spend")
-    k.add_argument("--json", action="store_true")
-    add_endpoint_args(k)
-    k.set_defaults(func=cmd_key_status)
-    p.set_defaults(func=_key_usage(p))
-
     p = sub.add_parser("run", help="route a prompt and run it, streaming the answer")
     p.add_argument("prompt_text", nargs="?", metavar="PROMPT", help="the prompt ('-': stdin)")
     p.add_argument("--prompt", metavar="TEXT", help=argparse.SUPPRESS)
@@ -502,15 +499,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--clear", metavar="ID", help="lift this model's quarantine")
     g.add_argument("--clear-all", action="store_true", help="lift every quarantine")
     p.set_defaults(func=cmd_quarantine)
-
-
-def _key_usage(parser: argparse.ArgumentParser):
-    def show(args: argparse.Namespace) -> int:
-        parser.print_usage(sys.stderr)
-        print("locallama: error: choose an action: key status", file=sys.stderr)
-        return 2
-
-    return show
 
 
 def _seconds(text: str) -> float:

@@ -82,7 +82,7 @@ def test_models_reads_local_server_captures(capsys, data_dir):
 
 def test_models_skips_bad_entries_and_says_why(capsys, tmp_path, data_dir):
     payload = json.loads((data_dir / OR_2026).read_text())
-    payload["data"] = payload["data"][:3] + [{"name": "no id"}, "junk"]
+    payload["data"] = [*payload["data"][:3], {"name": "no id"}, "junk"]
     path = tmp_path / "models.json"
     path.write_text(json.dumps(payload))
     data = run_json(capsys, "models", "--from-file", str(path))

@@ -152,7 +152,7 @@ def test_sources_text_lists_servers_and_quarantine(capsys, urls, _isolated_home)
 
 
 def test_key_status_without_a_key_says_how_to_set_one(capsys, urls):
-    code, out, err = run_cli(capsys, "key", "status", *urls)
+    code, out, err = run_cli(capsys, "key", "status", "--check", *urls)
     assert code == 1
     assert out == ""
     assert len(err.strip().splitlines()) == 1
@@ -160,11 +160,11 @@ def test_key_status_without_a_key_says_how_to_set_one(capsys, urls):
 
 
 def test_key_status_with_a_key(capsys, urls, with_key):
-    code, out, err = run_cli(capsys, "key", "status", *urls)
+    code, out, err = run_cli(capsys, "key", "status", "--check", *urls)
     assert code == 0, err
     assert "valid" in out and "$7.25 left" in out and "50/UTC day" in out
     assert with_key not in out + err
-    code, out, _ = run_cli(capsys, "key", "status", "--json", *urls)
+    code, out, _ = run_cli(capsys, "key", "status", "--check", "--json", *urls)
     data = json.loads(out)
     assert data["limit_remaining_usd"] == "7.25" and data["is_free_tier"] is True
     assert with_key not in out
@@ -172,7 +172,7 @@ def test_key_status_with_a_key(capsys, urls, with_key):
 
 def test_rejected_key_is_one_line(capsys, urls, monkeypatch):
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-not-the-right-one")
-    code, _, err = run_cli(capsys, "key", "status", *urls)
+    code, _, err = run_cli(capsys, "key", "status", "--check", *urls)
     assert code == 1
     assert len(err.strip().splitlines()) == 1 and "rejected" in err
     assert "sk-or-v1-not-the-right-one" not in err
