@@ -302,7 +302,8 @@ class Runner:
                     Attempt(model_id, SKIPPED, "not in the catalogue (refresh it)", "unknown")
                 )
                 continue
-            skip = self._skip_reason(model, state)
+            # bookkeeping reads and writes the store: never on the event loop's thread
+            skip = await asyncio.to_thread(self._skip_reason, model, state)
             if skip is not None:
                 state.attempts.append(Attempt(model.id, SKIPPED, skip, None, model.source.value))
                 continue
@@ -393,13 +394,17 @@ class Runner:
                 raise
             except SourceError as err:
                 elapsed = (time.monotonic() - started) * 1000
-                retry_wait = self._handle_error(model, err, now, elapsed, waited, category, state)
+                retry_wait = await asyncio.to_thread(
+                    self._handle_error, model, err, now, elapsed, waited, category, state
+                )
                 if retry_wait is None:
                     return None
                 await self._sleep(retry_wait)
                 waited += retry_wait
                 continue
-            return self._succeeded(model, index, result, now, started, waited, category, state)
+            return await asyncio.to_thread(
+                self._succeeded, model, index, result, now, started, waited, category, state
+            )
 
     async def _call(
         self,
