@@ -13,10 +13,12 @@ built on first access.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import heapq
 import math
 import operator
+import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -363,6 +365,8 @@ class CatalogueIndex:
         self._base_cache: dict[tuple[str, Priority], tuple[float, ...]] = {}
         self._static_cache: dict[tuple, tuple] = {}
         self._ranked_cache: OrderedDict[tuple, list[list[tuple]]] = OrderedDict()
+        # decisions may run in several worker threads at once: the caches fill under a lock
+        self._lock = threading.RLock()
         recs = []
         for i, m in enumerate(self.models):
             ctx, assumed = _effective_context(m)
@@ -430,6 +434,13 @@ class CatalogueIndex:
 
     def quality(self, category: str) -> tuple[tuple[float, ...], tuple[Prior, ...]]:
         """Predicted quality of every model for ``category``: prior blended with observed."""
+        cached = self._quality_cache.get(category)
+        if cached is not None:
+            return cached
+        with self._lock:
+            return self._build_quality(category)
+
+    def _build_quality(self, category: str) -> tuple[tuple[float, ...], tuple[Prior, ...]]:
         cached = self._quality_cache.get(category)
         if cached is not None:
             return cached
@@ -1214,12 +1225,14 @@ def _bounded_groups(
             ub = base[i] + fc + wl / (1.0 + (ttft + output_floor * itps) / LATENCY_UNIT_S)
             by_group.setdefault(group, []).append((ub, qs[i], row[0], row))
         groups = [sorted(by_group[g], key=lambda e: (-e[0], e[3][10])) for g in sorted(by_group)]
-        cache = index._ranked_cache
-        cache[key] = groups
-        if len(cache) > RANKED_CACHE_SIZE:
-            cache.popitem(last=False)
+        with index._lock:
+            cache = index._ranked_cache
+            cache[key] = groups
+            if len(cache) > RANKED_CACHE_SIZE:
+                cache.popitem(last=False)
     else:
-        index._ranked_cache.move_to_end(key)
+        with index._lock, contextlib.suppress(KeyError):  # dropped meanwhile: still valid
+            index._ranked_cache.move_to_end(key)
     return groups
 
 

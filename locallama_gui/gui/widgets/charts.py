@@ -1,0 +1,427 @@
+"""Small QPainter charts: a horizontal bar chart and a line chart, with axes and labels.
+
+They follow the widget's palette, so they read in light and dark themes alike. Values are
+floats for drawing only: the labels shown next to bars are given as text by the caller
+(money is formatted from ``Decimal`` there, never here).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
+
+#: Colours per tier, as (light theme, dark theme).
+_TIER_COLOURS: dict[str, tuple[str, str]] = {
+    "local": ("#0969da", "#58a6ff"),
+    "free": ("#1a7f37", "#3fb950"),
+    "paid": ("#bc4c00", "#f0883e"),
+    "variable": ("#9a6700", "#d29922"),
+    "unknown": ("#6e7781", "#8b949e"),
+}
+#: Series colours for line charts and untiered bars, as (light, dark).
+_SERIES: tuple[tuple[str, str], ...] = (
+    ("#1565c0", "#64b5f6"),
+    ("#c62828", "#ef9a9a"),
+    ("#2e7d32", "#81c784"),
+    ("#6a1b9a", "#ce93d8"),
+    ("#e65100", "#ffb74d"),
+)
+
+
+def is_dark(palette: QPalette) -> bool:
+    """Text lighter than the window: a dark palette."""
+    return (
+        palette.color(QPalette.ColorRole.WindowText).lightness()
+        > palette.color(QPalette.ColorRole.Window).lightness()
+    )
+
+
+def tier_colour(tier: str, palette: QPalette) -> QColor:
+    light, dark = _TIER_COLOURS.get(tier, _TIER_COLOURS["unknown"])
+    return QColor(dark if is_dark(palette) else light)
+
+
+def series_colour(k: int, palette: QPalette) -> QColor:
+    light, dark = _SERIES[k % len(_SERIES)]
+    return QColor(dark if is_dark(palette) else light)
+
+
+def nice_ticks(hi: float, count: int = 5) -> list[float]:
+    """Round tick values from 0 up to at least ``hi`` (about ``count`` of them)."""
+    if not math.isfinite(hi) or hi <= 0:
+        return [0.0, 1.0]
+    raw = hi / max(1, count)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    n = math.ceil(hi / step - 1e-9)
+    return [k * step for k in range(n + 1)]
+
+
+def _short_number(v: float) -> str:
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a >= 1_000_000:
+        return f"{v / 1_000_000:g}M"
+    if a >= 1_000:
+        return f"{v / 1_000:g}k"
+    if a >= 1:
+        return f"{v:g}"
+    return f"{v:.6g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    label: str
+    value: float | None  # None: unknown (no bar, the text says why)
+    text: str  # shown at the end of the bar, e.g. "$1.20" or "unknown"
+    tier: str | None = None  # colours the bar by tier when given
+    tooltip: str = ""
+
+
+class _ChartBase(QWidget):
+    def __init__(self, title: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._title = title
+        self._empty_text = "Nothing to show yet."
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumHeight(140)
+
+    def set_title(self, title: str) -> None:
+        self._title = title
+        self.update()
+
+    def title(self) -> str:
+        return self._title
+
+    def set_empty_text(self, text: str) -> None:
+        self._empty_text = text
+        self.update()
+
+    def _colours(self) -> tuple[QColor, QColor, QColor]:
+        pal = self.palette()
+        text = pal.color(QPalette.ColorRole.WindowText)
+        grid = QColor(text)
+        grid.setAlpha(45)
+        muted = QColor(text)
+        muted.setAlpha(160)
+        return text, grid, muted
+
+    def _draw_title(self, p: QPainter, rect: QRectF) -> float:
+        if not self._title:
+            return 0.0
+        font = p.font()
+        font.setBold(True)
+        p.save()
+        p.setFont(font)
+        fm = QFontMetrics(font)
+        p.setPen(self._colours()[0])
+        p.drawText(
+            rect.adjusted(0, 0, 0, 0),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+            fm.elidedText(self._title, Qt.TextElideMode.ElideRight, int(rect.width())),
+        )
+        p.restore()
+        return fm.height() + 6
+
+    def _draw_empty(self, p: QPainter, rect: QRectF) -> None:
+        p.setPen(self._colours()[2])
+        p.drawText(rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._empty_text)
+
+
+class BarChart(_ChartBase):
+    """Horizontal bars with a value axis at the bottom; unknown values show their text only."""
+
+    def __init__(self, title: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self._bars: list[Bar] = []
+        self._format_tick: Callable[[float], str] = _short_number
+        self._axis_label = ""
+        self.setMouseTracking(True)
+
+    def set_bars(
+        self,
+        bars: Sequence[Bar],
+        *,
+        format_tick: Callable[[float], str] | None = None,
+        axis_label: str = "",
+    ) -> None:
+        self._bars = list(bars)
+        if format_tick is not None:
+            self._format_tick = format_tick
+        self._axis_label = axis_label
+        self.updateGeometry()
+        self.update()
+
+    def bars(self) -> list[Bar]:
+        return list(self._bars)
+
+    def sizeHint(self) -> QSize:
+        fm = self.fontMetrics()
+        return QSize(420, max(160, 60 + len(self._bars) * (fm.height() + 8)))
+
+    def _layout(self) -> tuple[QRectF, float, float, float]:
+        """(plot rect, label width, text width, row height)."""
+        fm = self.fontMetrics()
+        r = QRectF(self.rect()).adjusted(8, 6, -8, -6)
+        title_h = (fm.height() + 6) if self._title else 0
+        axis_h = fm.height() * (2 if self._axis_label else 1) + 8
+        widest = max((fm.horizontalAdvance(b.label) for b in self._bars), default=0)
+        label_w = min(r.width() * 0.38, math.ceil(widest) + 12)
+        text_w = max((fm.horizontalAdvance(b.text) for b in self._bars), default=0) + 8
+        plot = QRectF(
+            r.left() + label_w,
+            r.top() + title_h,
+            max(10.0, r.width() - label_w - text_w),
+            max(10.0, r.height() - title_h - axis_h),
+        )
+        row_h = plot.height() / max(1, len(self._bars))
+        return plot, label_w, text_w, row_h
+
+    def paintEvent(self, event: object) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        text_c, grid_c, muted_c = self._colours()
+        full = QRectF(self.rect()).adjusted(8, 6, -8, -6)
+        self._draw_title(p, full)
+        if not self._bars:
+            self._draw_empty(p, full)
+            p.end()
+            return
+        fm = self.fontMetrics()
+        plot, label_w, _, row_h = self._layout()
+        known = [b.value for b in self._bars if b.value is not None]
+        hi = max(known, default=0.0)
+        ticks = nice_ticks(hi)
+        top = ticks[-1] if ticks[-1] > 0 else 1.0
+
+        def x_of(v: float) -> float:
+            return plot.left() + plot.width() * (v / top)
+
+        # grid and tick labels
+        for t in ticks:
+            x = x_of(t)
+            p.setPen(QPen(grid_c, 1))
+            p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
+            p.setPen(muted_c)
+            label = self._format_tick(t)
+            w = fm.horizontalAdvance(label)
+            p.drawText(
+                QPointF(min(x - w / 2, plot.right() - w / 2), plot.bottom() + fm.ascent() + 3),
+                label,
+            )
+        if self._axis_label:
+            p.drawText(
+                QRectF(plot.left(), plot.bottom() + fm.height() + 4, plot.width(), fm.height()),
+                Qt.AlignmentFlag.AlignCenter,
+                self._axis_label,
+            )
+        p.setPen(QPen(text_c, 1))
+        p.drawLine(QPointF(plot.left(), plot.top()), QPointF(plot.left(), plot.bottom()))
+
+        bar_h = max(4.0, min(row_h * 0.65, fm.height() + 6))
+        pal = self.palette()
+        for k, b in enumerate(self._bars):
+            cy = plot.top() + row_h * (k + 0.5)
+            p.setPen(text_c)
+            label = fm.elidedText(b.label, Qt.TextElideMode.ElideMiddle, math.ceil(label_w - 6))
+            p.drawText(
+                QRectF(full.left(), cy - fm.height() / 2, label_w - 8, fm.height()),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                label,
+            )
+            end = plot.left()
+            if b.value is not None:
+                colour = tier_colour(b.tier, pal) if b.tier else series_colour(0, pal)
+                w = max(1.5 if b.value > 0 else 0.0, x_of(b.value) - plot.left())
+                p.fillRect(QRectF(plot.left(), cy - bar_h / 2, w, bar_h), colour)
+                end = plot.left() + w
+            p.setPen(muted_c if b.value is None else text_c)
+            p.drawText(QPointF(end + 4, cy + fm.ascent() / 2 - 1), b.text)
+        p.end()
+
+    def event(self, e: QEvent) -> bool:
+        if e.type() == QEvent.Type.ToolTip and self._bars:
+            plot, _, _, row_h = self._layout()
+            y = e.pos().y()  # type: ignore[attr-defined]
+            k = int((y - plot.top()) // row_h) if row_h > 0 else -1
+            if 0 <= k < len(self._bars):
+                b = self._bars[k]
+                QToolTip.showText(e.globalPos(), b.tooltip or f"{b.label}: {b.text}", self)  # type: ignore[attr-defined]
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(e)
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    name: str
+    values: tuple[float, ...]  # y per x step (x runs 0..len-1, scaled to x_max)
+    dashed: bool = False
+
+
+class LineChart(_ChartBase):
+    """Lines over a shared x range with axes, ticks and a legend."""
+
+    def __init__(self, title: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self._series: list[Series] = []
+        self._x_max = 1.0
+        self._x_label = ""
+        self._format_y: Callable[[float], str] = _short_number
+        self._format_x: Callable[[float], str] = _short_number
+
+    def set_series(
+        self,
+        series: Sequence[Series],
+        *,
+        x_max: float,
+        x_label: str = "",
+        format_y: Callable[[float], str] | None = None,
+        format_x: Callable[[float], str] | None = None,
+    ) -> None:
+        self._series = [s for s in series if s.values]
+        self._x_max = max(1.0, float(x_max))
+        self._x_label = x_label
+        if format_y is not None:
+            self._format_y = format_y
+        if format_x is not None:
+            self._format_x = format_x
+        self.update()
+
+    def series(self) -> list[Series]:
+        return list(self._series)
+
+    def sizeHint(self) -> QSize:
+        return QSize(420, 220)
+
+    def _legend_layout(self, fm: QFontMetrics, width: float) -> list[tuple[int, float, str]]:
+        """(row, x, elided name) per series: entries flow onto more rows when needed."""
+        out: list[tuple[int, float, str]] = []
+        row, x = 0, 0.0
+        for s in self._series:
+            name = fm.elidedText(s.name, Qt.TextElideMode.ElideRight, int(max(60.0, width - 30)))
+            w = 22 + fm.horizontalAdvance(name) + 16
+            if x > 0 and x + w > width:
+                row, x = row + 1, 0.0
+            out.append((row, x, name))
+            x += w
+        return out
+
+    def paintEvent(self, event: object) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        text_c, grid_c, muted_c = self._colours()
+        full = QRectF(self.rect()).adjusted(8, 6, -10, -6)
+        title_h = self._draw_title(p, full)
+        if not self._series:
+            self._draw_empty(p, full.adjusted(0, title_h, 0, 0))
+            p.end()
+            return
+        fm = self.fontMetrics()
+        hi = max((max(s.values) for s in self._series), default=0.0)
+        yticks = nice_ticks(hi, 4)
+        ytop = yticks[-1] if yticks[-1] > 0 else 1.0
+        y_label_w = max(fm.horizontalAdvance(self._format_y(t)) for t in yticks) + 8
+        legend = self._legend_layout(fm, full.width())
+        rows = 1 + max((row for row, _, _ in legend), default=0)
+        legend_h = rows * (fm.height() + 4) + 4
+        axis_h = fm.height() * (2 if self._x_label else 1) + 8
+        plot = QRectF(
+            full.left() + y_label_w,
+            full.top() + title_h + legend_h,
+            max(10.0, full.width() - y_label_w),
+            max(10.0, full.height() - title_h - legend_h - axis_h),
+        )
+        pal = self.palette()
+        # legend
+        for k, (row, x, name) in enumerate(legend):
+            s = self._series[k]
+            colour = series_colour(k, pal)
+            pen = QPen(colour, 2, Qt.PenStyle.DashLine if s.dashed else Qt.PenStyle.SolidLine)
+            p.setPen(pen)
+            ly = full.top() + title_h + row * (fm.height() + 4) + fm.height() / 2
+            p.drawLine(QPointF(full.left() + x, ly), QPointF(full.left() + x + 18, ly))
+            p.setPen(text_c)
+            p.drawText(QPointF(full.left() + x + 22, ly + fm.ascent() / 2 - 1), name)
+        # grid, y ticks
+        for t in yticks:
+            y = plot.bottom() - plot.height() * (t / ytop)
+            p.setPen(QPen(grid_c, 1))
+            p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
+            p.setPen(muted_c)
+            label = self._format_y(t)
+            p.drawText(
+                QRectF(full.left(), y - fm.height() / 2, y_label_w - 6, fm.height()),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                label,
+            )
+        # x ticks
+        xticks = nice_ticks(self._x_max, 5)
+        xtop = max(self._x_max, 1.0)
+        for t in xticks:
+            if t > xtop * 1.0001:
+                break
+            xx = plot.left() + plot.width() * (t / xtop)
+            p.setPen(QPen(grid_c, 1))
+            p.drawLine(QPointF(xx, plot.bottom()), QPointF(xx, plot.bottom() + 3))
+            p.setPen(muted_c)
+            label = self._format_x(t)
+            w = fm.horizontalAdvance(label)
+            lx = min(max(xx - w / 2, plot.left() - y_label_w + 2), full.right() - w)
+            p.drawText(QPointF(lx, plot.bottom() + fm.ascent() + 4), label)
+        if self._x_label:
+            p.drawText(
+                QRectF(plot.left(), plot.bottom() + fm.height() + 5, plot.width(), fm.height()),
+                Qt.AlignmentFlag.AlignCenter,
+                self._x_label,
+            )
+        p.setPen(QPen(text_c, 1))
+        p.drawLine(QPointF(plot.left(), plot.bottom()), QPointF(plot.right(), plot.bottom()))
+        p.drawLine(QPointF(plot.left(), plot.top()), QPointF(plot.left(), plot.bottom()))
+        # lines
+        for k, s in enumerate(self._series):
+            n = len(s.values)
+            path = QPainterPath()
+            for j, v in enumerate(s.values):
+                px = plot.left() + plot.width() * (j / max(1, n - 1))
+                py = plot.bottom() - plot.height() * (v / ytop)
+                if j == 0:
+                    path.moveTo(px, py)
+                else:
+                    path.lineTo(px, py)
+            pen = QPen(series_colour(k, pal), 2)
+            if s.dashed:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            p.setPen(pen)
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawPath(path)
+        p.end()
+
+
+def downsample(values: Sequence[float], points: int = 400) -> tuple[float, ...]:
+    """At most ``points`` evenly spaced values, first and last kept (for long series)."""
+    n = len(values)
+    if n <= points:
+        return tuple(values)
+    step = (n - 1) / (points - 1)
+    return tuple(values[round(k * step)] for k in range(points))
+
+
+__all__ = [
+    "Bar",
+    "BarChart",
+    "LineChart",
+    "Series",
+    "downsample",
+    "is_dark",
+    "nice_ticks",
+    "series_colour",
+    "tier_colour",
+]
