@@ -146,7 +146,32 @@ class RefreshService:
         fetched_at = services.clock()
         previous = services.catalogue
         statuses = await self.live.fetch_all(self._report)
-        stored = await asyncio.to_thread(self._stored_by_source)
+        # Merging, diffing and storing thousands of models is CPU and disk work: it runs in a
+        # worker thread, so the event loop (the GUI thread, in the app) stays responsive.
+        final_statuses, catalogue, diff, saved = await asyncio.to_thread(
+            self._assemble, statuses, previous, fetched_at
+        )
+        services.set_catalogue(catalogue)
+        result = RefreshResult(
+            sources=tuple(final_statuses),
+            catalogue=catalogue,
+            diff=diff,
+            fetched_at=fetched_at,
+            duration_ms=(time.monotonic() - started) * 1000,
+            saved_sources=saved,
+        )
+        self.last_result = result
+        return result
+
+    def _assemble(
+        self,
+        statuses: Sequence[SourceStatus],
+        previous: LoadedCatalogue,
+        fetched_at: datetime,
+    ) -> tuple[list[SourceStatus], LoadedCatalogue, CatalogueDiff, tuple[str, ...]]:
+        """The merged catalogue, its diff, and the stored snapshots (in a worker thread)."""
+        services = self.services
+        stored = self._stored_by_source()
 
         def last_good(source: Source) -> list[ModelInfo]:
             if source in stored:
@@ -187,7 +212,7 @@ class RefreshService:
             snapshots.append((source.value, new, diff.as_dict()))
         saved: tuple[str, ...] = ()
         if services.store is not None and snapshots:
-            saved = await asyncio.to_thread(self._save, fetched_at, snapshots)
+            saved = self._save(fetched_at, snapshots)
 
         merged: dict[str, ModelInfo] = {}
         openrouter_status = next(
@@ -215,17 +240,7 @@ class RefreshService:
             notice=notice,
         )
         diff = diff_catalogues(previous.models, catalogue.models)
-        services.set_catalogue(catalogue)
-        result = RefreshResult(
-            sources=tuple(final_statuses),
-            catalogue=catalogue,
-            diff=diff,
-            fetched_at=fetched_at,
-            duration_ms=(time.monotonic() - started) * 1000,
-            saved_sources=saved,
-        )
-        self.last_result = result
-        return result
+        return final_statuses, catalogue, diff, saved
 
     def _stored_by_source(self) -> dict[Source, list[ModelInfo]]:
         store = self.services.store

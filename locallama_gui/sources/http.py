@@ -35,6 +35,9 @@ from .errors import (
 
 log = logging.getLogger("locallama_gui.sources.http")
 
+#: Bodies above this size are decoded in a worker thread (the loop may be the GUI's).
+LARGE_BODY_BYTES = 256 * 1024
+
 MIB = 1024 * 1024
 USER_AGENT = "LocaLLama-Router/0.1"
 
@@ -381,7 +384,10 @@ class HttpClient:
                         code="content_type",
                         url=url,
                     )
-                data = decode_json(content, url=url)
+                if len(content) > LARGE_BODY_BYTES:  # decode big bodies off the loop thread
+                    data = await asyncio.to_thread(decode_json, content, url=url)
+                else:
+                    data = decode_json(content, url=url)
             else:
                 try:
                     data = json.loads(content.decode("utf-8-sig"))

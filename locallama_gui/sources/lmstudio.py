@@ -15,7 +15,7 @@ from .errors import NotFoundError
 from .http import HttpClient, HttpPolicy
 from .openai_compat import local_cost, strip_v1
 from .openai_format import Timing, chat_body, openai_chat_stream, result_from_completion
-from .results import ChatResult, parse_with
+from .results import ChatResult, parse_off_loop
 
 LMSTUDIO_DEFAULT_URL = "http://127.0.0.1:1234"
 
@@ -76,7 +76,7 @@ class LMStudioClient:
         except NotFoundError:
             path = "/v1/models"
             payload = await self.http.get_json(path, secret=self._token)
-        return parse_with(
+        return await parse_off_loop(
             parse_lmstudio_models, payload, self.http.url(path), server_url=self.base_url
         )
 

@@ -19,7 +19,7 @@ from locallama_gui.core.models import ParseResult, Source, Usage
 
 from .errors import BadResponse, SourceError, error_from_response
 from .http import HttpClient, HttpPolicy, decode_json, is_json_content_type
-from .results import COST_COMPUTED, ChatResult, ShowInfo, parse_with
+from .results import COST_COMPUTED, ChatResult, ShowInfo, parse_off_loop
 
 OLLAMA_DEFAULT_URL = "http://127.0.0.1:11434"
 
@@ -184,7 +184,7 @@ class OllamaClient:
             ps_payload = await ps_task
         except SourceError:
             ps_payload = None
-        return parse_with(
+        return await parse_off_loop(
             parse_ollama_tags,
             payload,
             self.http.url("/api/tags"),

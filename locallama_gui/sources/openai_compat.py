@@ -14,7 +14,7 @@ from locallama_gui.core.models import ParseResult, Source
 
 from .http import HttpClient, HttpPolicy
 from .openai_format import chat_body, openai_chat_stream, result_from_completion
-from .results import COST_COMPUTED, ChatResult, Health, HealthState, parse_with
+from .results import COST_COMPUTED, ChatResult, Health, HealthState, parse_off_loop
 
 Message = Mapping[str, Any]
 
@@ -66,7 +66,7 @@ class OpenAICompatClient:
         """``GET /v1/models`` (llama.cpp ``meta.n_ctx_train``, vLLM ``max_model_len``)."""
         url = self.http.url("/v1/models")
         payload = await self.http.get_json("/v1/models", secret=self._api_key)
-        result = parse_with(
+        result = await parse_off_loop(
             parse_openai_models, payload, url, server_url=self.base_url, source=self.source
         )
         if self.source is Source.OPENAI_COMPAT and result.models:

@@ -14,7 +14,7 @@ from locallama_gui.core.models import ParseResult, Source
 from .errors import AuthError, BadResponse, NotFoundError
 from .http import HttpClient, HttpPolicy
 from .openai_format import chat_body, openai_chat_stream, result_from_completion
-from .results import ChatResult, KeyStatus, parse_with, to_decimal
+from .results import ChatResult, KeyStatus, parse_off_loop, to_decimal
 
 OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
 APP_TITLE = "LocaLLama Router"
@@ -90,7 +90,7 @@ class OpenRouterClient:
         url = self.http.url("/models")
         payload = await self.http.get_json("/models", params=params)
         payload = await self._follow_pages(payload, url)
-        return parse_with(parse_openrouter_models, payload, url)
+        return await parse_off_loop(parse_openrouter_models, payload, url)
 
     async def _follow_pages(self, payload: Any, url: str) -> Any:
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -154,6 +155,14 @@ class Health:
     @property
     def ok(self) -> bool:
         return self.state is HealthState.OK
+
+
+async def parse_off_loop(
+    parser: Callable[..., ParseResult], payload: Any, url: str, **kwargs: Any
+) -> ParseResult:
+    """:func:`parse_with` in a worker thread: a catalogue of thousands of models must not
+    hold up the event loop (in the app, the GUI thread)."""
+    return await asyncio.to_thread(parse_with, parser, payload, url, **kwargs)
 
 
 def parse_with(
