@@ -13,10 +13,22 @@ import sys
 from collections.abc import Sequence
 
 from locallama_gui import __version__
-from locallama_gui.cli import core_commands, evaluate_commands, key_commands, live_commands
+from locallama_gui.cli import (
+    benchmark_commands,
+    core_commands,
+    evaluate_commands,
+    key_commands,
+    live_commands,
+)
 from locallama_gui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Parser
 
-COMMAND_MODULES = (core_commands, live_commands, key_commands, evaluate_commands)
+COMMAND_MODULES = (
+    core_commands,
+    live_commands,
+    key_commands,
+    evaluate_commands,
+    benchmark_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
