@@ -307,7 +307,7 @@ def settings_to_dict(settings: Settings) -> dict[str, dict[str, Any]]:
 
 # --------------------------------------------------------------------------- TOML
 
-_BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {
     '"': '\\"',
     "\\": "\\\\",
@@ -334,7 +334,7 @@ def _toml_str(text: str) -> str:
 def _toml_key(key: Any) -> str:
     if not isinstance(key, str):
         raise TypeError(f"TOML keys must be strings, got {key!r}")
-    return key if _BARE_KEY_RE.match(key) else _toml_str(key)
+    return key if _BARE_KEY_RE.fullmatch(key) else _toml_str(key)
 
 
 def _toml_value(value: Any) -> str:
