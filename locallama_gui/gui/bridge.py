@@ -89,8 +89,6 @@ class TaskRunner(QObject):
         pass_token: bool = False,
     ) -> Job:
         """Run ``fn(*args)`` (with ``cancelled=token`` when ``pass_token``) in the pool."""
-        if self._closed:
-            raise RuntimeError("the task runner is shut down")
         token = CancelToken()
         loop = self._loop()
 
@@ -122,7 +120,13 @@ class TaskRunner(QObject):
         on_error: Callable[[BaseException], None] | None,
     ) -> Job:
         if self._closed:
-            raise RuntimeError("the task runner is shut down")
+            # the app is closing: nothing new starts, and nothing is reported
+            if asyncio.iscoroutine(coro):
+                coro.close()
+            token.cancel()
+            done: asyncio.Future[Any] = self._loop().create_future()
+            done.cancel()
+            return Job(name, done, token)  # type: ignore[arg-type]
         task = asyncio.ensure_future(coro, loop=self._loop())
         job = Job(name, task, token)
         was_busy = self.busy

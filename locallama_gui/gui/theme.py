@@ -1,0 +1,203 @@
+"""Light and dark palettes, and the colours the app draws with in either.
+
+``"system"`` follows the platform (its own style and palette); ``"light"`` and ``"dark"`` force
+a Fusion palette so the choice looks the same everywhere. Colours used by widgets (tier badges,
+banners, validation errors) come from here so both palettes stay readable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication, QStyleFactory
+
+from locallama_gui.core.models import Tier
+
+THEMES = ("system", "light", "dark")
+
+_system_style: str | None = None
+_system_palette: QPalette | None = None
+_current: str = "system"
+
+
+def _remember_system(app: QApplication) -> None:
+    global _system_style, _system_palette
+    if _system_palette is None:
+        _system_style = app.style().name()
+        _system_palette = QPalette(app.palette())
+
+
+def light_palette() -> QPalette:
+    p = QPalette()
+    window = QColor("#f3f4f6")
+    base = QColor("#ffffff")
+    text = QColor("#1f2328")
+    p.setColor(QPalette.ColorRole.Window, window)
+    p.setColor(QPalette.ColorRole.WindowText, text)
+    p.setColor(QPalette.ColorRole.Base, base)
+    p.setColor(QPalette.ColorRole.AlternateBase, QColor("#f6f8fa"))
+    p.setColor(QPalette.ColorRole.ToolTipBase, QColor("#ffffe8"))
+    p.setColor(QPalette.ColorRole.ToolTipText, text)
+    p.setColor(QPalette.ColorRole.PlaceholderText, QColor("#6e7781"))
+    p.setColor(QPalette.ColorRole.Text, text)
+    p.setColor(QPalette.ColorRole.Button, QColor("#eaeef2"))
+    p.setColor(QPalette.ColorRole.ButtonText, text)
+    p.setColor(QPalette.ColorRole.BrightText, QColor("#cf222e"))
+    p.setColor(QPalette.ColorRole.Link, QColor("#0969da"))
+    p.setColor(QPalette.ColorRole.Highlight, QColor("#0969da"))
+    p.setColor(QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
+    p.setColor(QPalette.ColorRole.Mid, QColor("#d0d7de"))
+    p.setColor(QPalette.ColorRole.Midlight, QColor("#e6e9ed"))
+    p.setColor(QPalette.ColorRole.Dark, QColor("#8c959f"))
+    disabled = QColor("#8c959f")
+    for role in (
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.ButtonText,
+        QPalette.ColorRole.WindowText,
+    ):
+        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    return p
+
+
+def dark_palette() -> QPalette:
+    p = QPalette()
+    window = QColor("#1e2227")
+    base = QColor("#16191d")
+    text = QColor("#e6edf3")
+    p.setColor(QPalette.ColorRole.Window, window)
+    p.setColor(QPalette.ColorRole.WindowText, text)
+    p.setColor(QPalette.ColorRole.Base, base)
+    p.setColor(QPalette.ColorRole.AlternateBase, QColor("#1c2025"))
+    p.setColor(QPalette.ColorRole.ToolTipBase, QColor("#2d333b"))
+    p.setColor(QPalette.ColorRole.ToolTipText, text)
+    p.setColor(QPalette.ColorRole.PlaceholderText, QColor("#7d8590"))
+    p.setColor(QPalette.ColorRole.Text, text)
+    p.setColor(QPalette.ColorRole.Button, QColor("#2d333b"))
+    p.setColor(QPalette.ColorRole.ButtonText, text)
+    p.setColor(QPalette.ColorRole.BrightText, QColor("#ff7b72"))
+    p.setColor(QPalette.ColorRole.Link, QColor("#58a6ff"))
+    p.setColor(QPalette.ColorRole.Highlight, QColor("#1f6feb"))
+    p.setColor(QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
+    p.setColor(QPalette.ColorRole.Light, QColor("#3d444d"))
+    p.setColor(QPalette.ColorRole.Midlight, QColor("#30363d"))
+    p.setColor(QPalette.ColorRole.Mid, QColor("#30363d"))
+    p.setColor(QPalette.ColorRole.Dark, QColor("#0d1117"))
+    p.setColor(QPalette.ColorRole.Shadow, QColor("#010409"))
+    disabled = QColor("#6e7681")
+    for role in (
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.ButtonText,
+        QPalette.ColorRole.WindowText,
+    ):
+        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    return p
+
+
+def apply_theme(theme: str, app: QApplication | None = None) -> str:
+    """Apply ``theme`` ("system", "light" or "dark") to the app; returns what was applied."""
+    global _current
+    app = app or QApplication.instance()  # type: ignore[assignment]
+    if app is None:
+        return _current
+    _remember_system(app)
+    if theme == "light":
+        app.setStyle(QStyleFactory.create("Fusion"))
+        app.setPalette(light_palette())
+    elif theme == "dark":
+        app.setStyle(QStyleFactory.create("Fusion"))
+        app.setPalette(dark_palette())
+    else:
+        theme = "system"
+        if _system_style:
+            style = QStyleFactory.create(_system_style)
+            if style is not None:
+                app.setStyle(style)
+        if _system_palette is not None:
+            app.setPalette(_system_palette)
+    _current = theme
+    return theme
+
+
+def current_theme() -> str:
+    return _current
+
+
+def is_dark(palette: QPalette | None = None) -> bool:
+    """Whether the palette in force is a dark one (text lighter than the window)."""
+    if palette is None:
+        palette = QGuiApplication.palette()
+    return (
+        palette.color(QPalette.ColorRole.WindowText).lightness()
+        > palette.color(QPalette.ColorRole.Window).lightness()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    text: str
+    fg: QColor
+    bg: QColor
+
+
+_TIER_LABELS = {
+    Tier.LOCAL: "Local",
+    Tier.FREE: "Free",
+    Tier.PAID: "Paid",
+    Tier.VARIABLE: "Variable",
+    Tier.UNKNOWN: "Unknown",
+}
+# (light fg, light bg, dark fg, dark bg)
+_TIER_COLOURS = {
+    Tier.LOCAL: ("#0a3069", "#ddf4ff", "#a5d6ff", "#0c2d6b"),
+    Tier.FREE: ("#116329", "#dafbe1", "#7ee787", "#0f3d1f"),
+    Tier.PAID: ("#57606a", "#eaeef2", "#c9d1d9", "#30363d"),
+    Tier.VARIABLE: ("#7d4e00", "#fff8c5", "#e3b341", "#3d2e00"),
+    Tier.UNKNOWN: ("#82071e", "#ffebe9", "#ffa198", "#490202"),
+}
+
+
+def tier_label(tier: Tier) -> str:
+    return _TIER_LABELS.get(tier, str(tier))
+
+
+def tier_badge(tier: Tier, dark: bool | None = None) -> Badge:
+    dark = is_dark() if dark is None else dark
+    lf, lb, df, db = _TIER_COLOURS.get(tier, _TIER_COLOURS[Tier.UNKNOWN])
+    return Badge(
+        _TIER_LABELS.get(tier, str(tier)), QColor(df if dark else lf), QColor(db if dark else lb)
+    )
+
+
+def tone_colours(tone: str, dark: bool | None = None) -> tuple[str, str, str]:
+    """(text, background, border) colours for a banner of ``tone`` info/warning/error/success."""
+    dark = is_dark() if dark is None else dark
+    light_map = {
+        "info": ("#0a3069", "#ddf4ff", "#54aeff"),
+        "warning": ("#4d2d00", "#fff8c5", "#d4a72c"),
+        "error": ("#82071e", "#ffebe9", "#ff8182"),
+        "success": ("#116329", "#dafbe1", "#4ac26b"),
+    }
+    dark_map = {
+        "info": ("#a5d6ff", "#0c2d6b", "#1f6feb"),
+        "warning": ("#f2cc60", "#3d2e00", "#9e6a03"),
+        "error": ("#ffa198", "#490202", "#da3633"),
+        "success": ("#7ee787", "#0f3d1f", "#238636"),
+    }
+    table = dark_map if dark else light_map
+    return table.get(tone, table["info"])
+
+
+def error_colour(dark: bool | None = None) -> str:
+    dark = is_dark() if dark is None else dark
+    return "#ff7b72" if dark else "#cf222e"
+
+
+def ok_colour(dark: bool | None = None) -> str:
+    dark = is_dark() if dark is None else dark
+    return "#3fb950" if dark else "#1a7f37"
+
+
+def muted_colour(dark: bool | None = None) -> str:
+    dark = is_dark() if dark is None else dark
+    return "#8b949e" if dark else "#57606a"

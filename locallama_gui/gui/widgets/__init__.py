@@ -1,0 +1,1 @@
+"""Reusable widgets: states (empty, loading, error, banner) and charts."""
