@@ -66,6 +66,7 @@ class TaskRunner(QObject):
         super().__init__(parent)
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="locallama-worker")
         self._jobs: set[Job] = set()
+        self._background: set[Job] = set()  # long-lived watchers: not "busy"
         self._closed = False
 
     @property
@@ -74,7 +75,7 @@ class TaskRunner(QObject):
 
     @property
     def busy(self) -> bool:
-        return bool(self._jobs)
+        return bool(self._jobs - self._background)
 
     def _loop(self) -> asyncio.AbstractEventLoop:
         return asyncio.get_event_loop()
@@ -108,8 +109,11 @@ class TaskRunner(QObject):
         *,
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
+        background: bool = False,
     ) -> Job:
-        return self._start(name, coro, CancelToken(), on_done, on_error)
+        """Run a coroutine on the loop. A ``background`` job (a periodic refresh, a watcher)
+        does not make the app look busy."""
+        return self._start(name, coro, CancelToken(), on_done, on_error, background)
 
     def _start(
         self,
@@ -118,6 +122,7 @@ class TaskRunner(QObject):
         token: CancelToken,
         on_done: Callable[[Any], None] | None,
         on_error: Callable[[BaseException], None] | None,
+        background: bool = False,
     ) -> Job:
         if self._closed:
             # the app is closing: nothing new starts, and nothing is reported
@@ -131,12 +136,16 @@ class TaskRunner(QObject):
         job = Job(name, task, token)
         was_busy = self.busy
         self._jobs.add(job)
-        if not was_busy:
+        if background:
+            self._background.add(job)
+        elif not was_busy:
             self.busy_changed.emit(True)
 
         def finished(t: asyncio.Task) -> None:
+            was = self.busy
             self._jobs.discard(job)
-            if not self._jobs:
+            self._background.discard(job)
+            if was and not self.busy:
                 self.busy_changed.emit(False)
             if t.cancelled() or token.cancelled:
                 return

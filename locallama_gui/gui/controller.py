@@ -204,7 +204,7 @@ class AppController(QObject):
                 on_error=lambda e: log.warning("periodic refresh failed: %s", e),
             )
 
-        self._periodic_job = self.runner.run_async("periodic refresh", periodic())
+        self._periodic_job = self.runner.run_async("periodic refresh", periodic(), background=True)
 
     def _drop_live(self) -> None:
         live, self._live, self._refresher = self._live, None, None
