@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from locallama_gui.core import jsonstream
+
 from .errors import (
     AuthError,
     BadResponse,
@@ -145,9 +147,15 @@ def _mime(response: httpx.Response) -> str:
     return response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def decode_json(data: bytes, *, url: str | None = None) -> Any:
-    """Decode a JSON body, or raise :class:`BadResponse` (``not_json``)."""
+def decode_json(data: bytes, *, url: str | None = None, large: bool = False) -> Any:
+    """Decode a JSON body, or raise :class:`BadResponse` (``not_json``).
+
+    ``large``: decode element by element (``core.jsonstream``) so a worker decoding a big
+    catalogue never holds the interpreter lock for long.
+    """
     try:
+        if large:
+            return jsonstream.loads(data)
         return json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BadResponse(
@@ -385,7 +393,7 @@ class HttpClient:
                         url=url,
                     )
                 if len(content) > LARGE_BODY_BYTES:  # decode big bodies off the loop thread
-                    data = await asyncio.to_thread(decode_json, content, url=url)
+                    data = await asyncio.to_thread(decode_json, content, url=url, large=True)
                 else:
                     data = decode_json(content, url=url)
             else:

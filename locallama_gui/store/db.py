@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from locallama_gui.core import jsonstream
 from locallama_gui.core.models import ModelInfo
 from locallama_gui.core.samples import (
     FreeQuotaEvent,
@@ -444,7 +445,10 @@ class Store:
         from locallama_gui.core.catalogue import model_to_facts
 
         facts = [model_to_facts(m) for m in models]
-        payload = _to_json(facts)
+        # item by item: one C call over thousands of models would hold the interpreter lock
+        payload = jsonstream.dumps_list(
+            facts, default=_json_default, ensure_ascii=False, separators=(",", ":")
+        )
         diff_json = None if diff is None else _to_json(diff)
         with self._write() as conn:
             cur = conn.execute(
@@ -477,7 +481,7 @@ class Store:
         with self._read() as conn:
             for snap_id, fetched_at, src, payload in conn.execute(sql, params):
                 try:
-                    models = [model_from_facts(d) for d in json.loads(payload)]
+                    models = [model_from_facts(d) for d in jsonstream.loads(payload, depth=1)]
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:
                     log.warning("catalogue snapshot %s is unreadable, skipped: %s", snap_id, exc)
                     continue

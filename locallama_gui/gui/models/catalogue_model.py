@@ -229,6 +229,46 @@ def _cells(row: CatalogueRow) -> _Cells:
     return _Cells(text, sort, tips, haystack, in_pm, out_pm)
 
 
+def prepare_cells(rows: Sequence[CatalogueRow]) -> list[_Cells]:
+    """What each row shows and sorts by; run it in a worker for big catalogues."""
+    return [_cells(r) for r in rows]
+
+
+def sorted_order(
+    cells: Sequence[_Cells], rows: Sequence[CatalogueRow], column: int, order: Qt.SortOrder
+) -> list[int]:
+    """Row positions sorted by ``column``'s raw value; unknown values last either way, ties
+    by model id."""
+    known = [i for i, c in enumerate(cells) if c.sort[column] is not None]
+    unknown = [i for i, c in enumerate(cells) if c.sort[column] is None]
+    descending = order == Qt.SortOrder.DescendingOrder
+    try:
+        known.sort(key=lambda i: cells[i].sort[column], reverse=descending)
+    except TypeError:  # mixed kinds in one column: compare as text
+        known.sort(key=lambda i: str(cells[i].sort[column]), reverse=descending)
+    unknown.sort(key=lambda i: rows[i].model.id)
+    # ties by id, in the reading direction, whichever way the column runs
+    return _ties_by_id(known, cells, rows, column) + unknown
+
+
+def _ties_by_id(
+    ordered: list[int], cells: Sequence[_Cells], rows: Sequence[CatalogueRow], column: int
+) -> list[int]:
+    out: list[int] = []
+    k = 0
+    while k < len(ordered):
+        j = k + 1
+        value = cells[ordered[k]].sort[column]
+        while j < len(ordered) and cells[ordered[j]].sort[column] == value:
+            j += 1
+        group = ordered[k:j]
+        if len(group) > 1:
+            group.sort(key=lambda i: rows[i].model.id)
+        out.extend(group)
+        k = j
+    return out
+
+
 _TIER_ORDER = {Tier.LOCAL: 0, Tier.FREE: 1, Tier.PAID: 2, Tier.VARIABLE: 3, Tier.UNKNOWN: 4}
 
 
@@ -239,14 +279,40 @@ class CatalogueModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[CatalogueRow] = []
         self._cells: list[_Cells] = []
+        self.sort_spec: tuple[int, Qt.SortOrder] = (int(Col.NAME), Qt.SortOrder.AscendingOrder)
 
     # --- content ---------------------------------------------------------------------------
 
-    def set_rows(self, rows: Iterable[CatalogueRow]) -> None:
+    def set_rows(self, rows: Iterable[CatalogueRow], cells: Sequence[_Cells] | None = None) -> None:
+        """Show ``rows``; ``cells`` (from :func:`prepare_cells`, built in a worker) spares the
+        GUI thread the formatting. The current sort order is kept."""
+        rows = list(rows)
+        cells = list(cells) if cells is not None else [_cells(r) for r in rows]
+        order = sorted_order(cells, rows, *self.sort_spec)
         self.beginResetModel()
-        self._rows = list(rows)
-        self._cells = [_cells(r) for r in self._rows]
+        self._rows = [rows[i] for i in order]
+        self._cells = [cells[i] for i in order]
         self.endResetModel()
+
+    def sort_rows(self, column: int, order: Qt.SortOrder) -> None:
+        """Sort by ``column`` in Python on the raw values (unknown values last either way).
+
+        The rows move with a layout change, so selections and persistent indexes follow.
+        """
+        self.sort_spec = (column, order)
+        new_order = sorted_order(self._cells, self._rows, column, order)
+        if new_order == list(range(len(self._rows))):
+            return
+        self.layoutAboutToBeChanged.emit()
+        position = {old: new for new, old in enumerate(new_order)}
+        persistent = self.persistentIndexList()
+        self._rows = [self._rows[i] for i in new_order]
+        self._cells = [self._cells[i] for i in new_order]
+        self.changePersistentIndexList(
+            persistent,
+            [self.index(position[ix.row()], ix.column()) for ix in persistent],
+        )
+        self.layoutChanged.emit()
 
     def set_models(
         self,
@@ -354,7 +420,6 @@ class CatalogueFilterProxy(QSortFilterProxyModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.setSortRole(SORT_ROLE)
-        self.setDynamicSortFilter(True)
         self._words: tuple[str, ...] = ()
         self._tiers: frozenset[Tier] | None = None
         self._sources: frozenset[Source] | None = None
@@ -442,25 +507,19 @@ class CatalogueFilterProxy(QSortFilterProxyModel):
             return all(w in hay for w in self._words)
         return True
 
-    def lessThan(self, left: AnyIndex, right: AnyIndex) -> bool:
-        a = left.data(SORT_ROLE)
-        b = right.data(SORT_ROLE)
-        ascending = self.sortOrder() == Qt.SortOrder.AscendingOrder
-        if a is None or b is None:
-            if a is None and b is None:
-                return self._tie(left, right)
-            # unknown values sit at the bottom whichever way the column is sorted
-            return (b is None) if ascending else (a is None)
-        if a == b:
-            return self._tie(left, right)
-        try:
-            return bool(a < b)
-        except TypeError:
-            return str(a) < str(b)
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sorting happens in the source model, in Python on cached raw values: a C++ sort
+        calling back into Python for every comparison froze the GUI for big catalogues. The
+        proxy keeps the source order and only filters."""
+        if column < 0:
+            return
+        self._source().sort_rows(column, order)
 
-    def _tie(self, left: AnyIndex, right: AnyIndex) -> bool:
-        src = self._source()
-        return src.model_at(left.row()).id < src.model_at(right.row()).id
+    def sortColumn(self) -> int:
+        return self._source().sort_spec[0]
+
+    def sortOrder(self) -> Qt.SortOrder:
+        return self._source().sort_spec[1]
 
     def model_at(self, proxy_row: int) -> ModelInfo | None:
         idx = self.index(proxy_row, 0)

@@ -76,6 +76,7 @@ from locallama_gui.gui.models.catalogue_model import (
     created_date,
     format_latency,
     format_tokens,
+    prepare_cells,
 )
 from locallama_gui.gui.widgets.states import Banner, EmptyState, ErrorState, LoadingState
 
@@ -135,10 +136,12 @@ DEFAULT_WIDTHS = {
 # --------------------------------------------------------------------------- prepared rows
 
 
-def prepare_rows(services: Any) -> list[CatalogueRow]:
-    """Rows for the table: models with their quality prior and observed figures.
+def prepare_rows(services: Any) -> tuple[list[CatalogueRow], list[Any]]:
+    """Rows for the table (models with their quality prior and observed figures) and what
+    each shows.
 
-    Runs in a worker: building the routing index may read performance samples from the store.
+    Runs in a worker: building the routing index may read performance samples from the store,
+    and formatting thousands of rows takes a while.
     """
     index = services.index
     qualities, priors = index.quality(QUALITY_CATEGORY)
@@ -154,7 +157,7 @@ def prepare_rows(services: Any) -> list[CatalogueRow]:
                 observed=prof.overall if prof is not None else None,
             )
         )
-    return rows
+    return rows, prepare_cells(rows)
 
 
 # --------------------------------------------------------------------------- refresh results
@@ -969,9 +972,10 @@ class CataloguePane(QWidget):
             on_error=self._on_rows_failed,
         )
 
-    def _on_rows(self, rows: list[CatalogueRow]) -> None:
+    def _on_rows(self, prepared: tuple[list[CatalogueRow], list[Any]]) -> None:
+        rows, cells = prepared
         selected = self.details.model_id
-        self.model.set_rows(rows)
+        self.model.set_rows(rows, cells)
         self.stack.setCurrentIndex(self.PAGE_TABLE)
         self._update_counts()
         if selected is None or not self.select_model(selected):

@@ -135,6 +135,7 @@ class CostPane(QWidget):
         self._file_text: str | None = None
         self._file_name = ""
         self._known_ids: set[str] = set()
+        self._tiers: dict[str, Tier] = {}
         self._shown_baseline: str | None = None
         self._build()
         controller.services_ready.connect(self._on_services_ready)
@@ -380,7 +381,8 @@ class CostPane(QWidget):
         services = self.services
         if services is None:
             return
-        ids = sorted(m.id for m in services.models)
+        self._tiers = {m.id: m.tier for m in services.models}
+        ids = sorted(self._tiers)
         self._known_ids = set(ids)
         self._id_list.setStringList(ids)
         with QSignalBlocker(self.model_combo):
@@ -480,15 +482,10 @@ class CostPane(QWidget):
 
     def _guess_baseline(self) -> str | None:
         """The first paid model compared: what the user would pay without routing."""
-        services = self.services
-        if services is None:
-            return None
+        # the catalogue's own list: building the routing index here would stall the GUI
         for mid in self._model_ids:
-            try:
-                if services.find_model(mid).tier is Tier.PAID:
-                    return mid
-            except LookupError:
-                continue
+            if self._tiers.get(mid) is Tier.PAID:
+                return mid
         return None
 
     @property
