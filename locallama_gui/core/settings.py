@@ -90,6 +90,8 @@ class RefreshSettings:
 @dataclass(frozen=True, slots=True)
 class AppearanceSettings:
     theme: str = "system"
+    #: Closing the window keeps the app running in the system tray (when there is a tray).
+    close_to_tray: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +250,7 @@ _VALIDATORS: dict[str, dict[str, Any]] = {
     },
     "appearance": {
         "theme": lambda k, v: _choice(k, v, THEMES),
+        "close_to_tray": _bool,
     },
 }
 

@@ -105,29 +105,62 @@ def app_icon() -> QIcon:
 def build_arg_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="locallama-gui", description=APP_NAME)
     p.add_argument("--version", action="version", version=f"locallama-gui {__version__}")
+    p.add_argument(
+        "--selftest", action="store_true", help="check the app offscreen, print a summary, exit"
+    )
+    p.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
+    # The tray and the single instance.
+    p.add_argument(
+        "--tray", action="store_true", help="start in the system tray only (when there is one)"
+    )
+    p.add_argument("--quick", action="store_true", help="open the quick router")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     args, qt_args = build_arg_parser().parse_known_args(argv[1:])
-    del args
+    if args.selftest:
+        from locallama_gui.gui.selftest import run_selftest
+
+        return run_selftest(qt_args)
     setup_logging()
     app = QApplication.instance() or QApplication([argv[0], *qt_args])
     app.setApplicationName(APP_NAME)
+    app.setDesktopFileName("locallama-router")  # packaging/linux/locallama-router.desktop
     app.setOrganizationName(ORG_NAME)
     app.setApplicationVersion(__version__)
     app.setWindowIcon(app_icon())
     hook = ExceptionDialogHook()
     sys.excepthook = hook
 
+    # One instance: a second launch hands its arguments to the running app and exits.
+    from locallama_gui.gui.single_instance import SingleInstance
+
+    guard = SingleInstance()
+    if not guard.start(argv[1:]):
+        return 0
+
     from locallama_gui.gui.main_window import MainWindow
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    # qasync's run_forever does not install asyncio's async-generator hooks: without them a
+    # stream read up to [DONE] (httpx) is finalized at garbage collection, off the loop.
+    sys.set_asyncgen_hooks(
+        firstiter=loop._asyncgen_firstiter_hook, finalizer=loop._asyncgen_finalizer_hook
+    )
     controller = AppController()
     window = MainWindow(controller)
-    window.show()
+    if args.startup_probe:  # packaging/startup_bench.py: print the first paint's time, quit
+        from locallama_gui.gui.selftest import install_startup_probe
+
+        install_startup_probe(window)
+    from locallama_gui.gui.tray import Shell
+
+    shell = Shell(controller, window)
+    guard.message_received.connect(shell.handle_args)
+    shell.start(tray_only=args.tray, quick=args.quick)  # shows the window unless tray-only
     QTimer.singleShot(0, controller.start)  # once the loop runs: open data in a worker
 
     closing = asyncio.Event()
@@ -137,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         controller.runner.cancel_all()
         loop.run_until_complete(controller.aclose())
         controller.shutdown()
+    shell.close()
+    guard.close()
     return 0
 
 

@@ -92,6 +92,9 @@ class MainWindow(QMainWindow):
         self._closing_saved = False
         self._source_state: dict[str, tuple[str, str | None]] = {}
         self._quota_job: Any = None
+        self._tray: Any = None  # the TrayController, when the app has one
+        self._quitting = False
+        self.quick_router: Any = None
         self.setWindowTitle(APP_TITLE)
         self.setMinimumSize(760, 520)
 
@@ -134,6 +137,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._wire_panes()
         self._connect_controller()
+        self._install_key_widget()
 
         self._quota_timer = QTimer(self)
         self._quota_timer.setInterval(QUOTA_POLL_MS)
@@ -521,13 +525,69 @@ class MainWindow(QMainWindow):
             self.save_layout()
         except Exception:  # saving the layout must never stop the window from closing
             log.exception("could not save the window layout")
+        if self.hides_to_tray():
+            event.ignore()
+            self.hide()
+            self._tray.notify_hidden()
+            return
         super().closeEvent(event)
+        if self._tray is not None and not self._quitting:
+            # The tray keeps the app alive (no quit on the last window): closing quits.
+            app = QApplication.instance()
+            if app is not None:
+                app.quit()
 
     def quit(self) -> None:
+        self._quitting = True
         self.close()
         app = QApplication.instance()
         if app is not None:
             app.quit()
+
+    # --- tray and quick router ----------------------------------------------------------------
+
+    def _install_key_widget(self) -> None:
+        if getattr(self._controller, "key_store", None) is None:
+            return
+        from locallama_gui.gui.key_widget import KeyWidget
+
+        self.key_widget = KeyWidget(self._controller)
+        self.settings_pane.set_api_key_widget(self.key_widget)
+
+    def set_tray(self, tray: Any) -> None:
+        """The tray icon's controller: closing the window hides it there (a setting)."""
+        self._tray = tray
+
+    def hides_to_tray(self) -> bool:
+        """Whether closing the window now hides it to the tray instead of quitting."""
+        tray = self._tray
+        if tray is None or self._quitting or not tray.in_use:
+            return False
+        services = getattr(self._controller, "services", None)
+        return services is None or bool(services.settings.appearance.close_to_tray)
+
+    def attach_quick_router(self, router: Any) -> None:
+        """The quick router's "Open in playground" fills the playground and routes."""
+        self.quick_router = router
+        router.open_in_playground.connect(self.open_in_playground)
+
+    def open_in_playground(self, task: Any) -> None:
+        pane = self.panes["playground"]
+        open_task = getattr(pane, "open_task", None)
+        self.bring_to_front()
+        if callable(open_task):
+            open_task(task)
+            self.show_pane("playground")
+        else:
+            self.statusBar().showMessage("The Playground is not available in this build.", 8000)
+
+    def bring_to_front(self) -> None:
+        if self.isMinimized():
+            self.showNormal()
+        else:
+            self.show()
+        self.raise_()
+        self.activateWindow()
 
     def _apply_nav_style(self) -> None:
         pal = self.palette()

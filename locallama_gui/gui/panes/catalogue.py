@@ -62,7 +62,7 @@ from locallama_gui.core.models import (
     Source,
     Tier,
 )
-from locallama_gui.core.profiles import Observed
+from locallama_gui.core.profiles import ALL, ModelProfile, Observed
 from locallama_gui.gui import theme
 from locallama_gui.gui.models.catalogue_model import (
     CAPABILITIES,
@@ -488,6 +488,47 @@ def _performance(obs: Observed | None) -> str:
     )
 
 
+def category_performance_html(profile: ModelProfile | None) -> str:
+    """Observed figures per task category (benchmark runs and real tasks), as HTML."""
+    if profile is None:
+        return ""
+    cats = [(c, o) for c, o in profile.by_category.items() if c != ALL and o.count]
+    if not cats:
+        return ""
+    cats.sort(key=lambda co: co[0])
+    head = "".join(
+        f"<th align='{a}' style='padding-right: 10px;'>{_h(t)}</th>"
+        for t, a in (
+            ("Category", "left"),
+            ("Quality", "right"),
+            ("Success", "right"),
+            ("Latency", "right"),
+            ("Tok/s", "right"),
+            ("Runs", "right"),
+        )
+    )
+    body = []
+    for cat, o in cats:
+        cells = (
+            _h(cat),
+            "–" if o.quality is None else f"{o.quality * 100:.0f}%",
+            f"{o.success_rate * 100:.0f}%",
+            _h(format_latency(o.latency_ms)) or "–",
+            "–" if o.tokens_per_s is None else f"{o.tokens_per_s:.1f}",
+            str(o.count),
+        )
+        tds = "".join(
+            f"<td align='{'left' if k == 0 else 'right'}' style='padding-right: 10px;'>{c}</td>"
+            for k, c in enumerate(cells)
+        )
+        body.append(f"<tr>{tds}</tr>")
+    return (
+        "<h3>Observed by task category</h3>"
+        "<p class='m'>Graded benchmark runs and real tasks, recent ones weighing most.</p>"
+        f"<table cellspacing='0' cellpadding='2'><tr>{head}</tr>{''.join(body)}</table>"
+    )
+
+
 class DetailsPanel(QFrame):
     """What the catalogue knows about the selected model, and what to do with it."""
 
@@ -499,6 +540,7 @@ class DetailsPanel(QFrame):
         self.setObjectName("detailsPanel")
         self.setMinimumWidth(300)
         self._row: CatalogueRow | None = None
+        self._profile: ModelProfile | None = None
         self.title = QLabel()
         font = self.title.font()
         font.setPointSizeF(font.pointSizeF() * 1.25)
@@ -576,10 +618,23 @@ class DetailsPanel(QFrame):
             f"QLabel#tierBadge {{ color: {badge.fg.name()}; background: {badge.bg.name()}; "
             "border-radius: 4px; padding: 2px 6px; font-weight: 600; }"
         )
-        self.body.setHtml(details_html(row, theme.muted_colour()))
+        profile = self._profile
+        if profile is not None and profile.model_id != m.id:
+            profile = self._profile = None
+        self.body.setHtml(
+            details_html(row, theme.muted_colour()) + category_performance_html(profile)
+        )
         self._stack.setCurrentIndex(1)
 
     def refresh_style(self) -> None:
+        self.show_row(self._row)
+
+    def set_profile(self, model_id: str, profile: ModelProfile | None) -> None:
+        """The observed figures of ``model_id`` (read in a worker); ignored when another
+        model is shown by then."""
+        if model_id != self.model_id:
+            return
+        self._profile = profile
         self.show_row(self._row)
 
     def _estimate(self) -> None:
@@ -652,6 +707,7 @@ class CataloguePane(QWidget):
         super().__init__(parent)
         self._controller = controller
         self._prepare_job: Any = None
+        self._profile_job: Any = None
         self._catalogue: Any = None
         self._refreshing = False
 
@@ -1063,7 +1119,23 @@ class CataloguePane(QWidget):
         if not rows:
             return
         src = self.proxy.mapToSource(rows[0])
-        self.details.show_row(self.model.row_at(src.row()))
+        row = self.model.row_at(src.row())
+        self.details.show_row(row)
+        self._load_profile(row.model.id)
+
+    def _load_profile(self, model_id: str) -> None:
+        """Read the model's per-category figures in a worker, for the details panel."""
+        services = getattr(self._controller, "services", None)
+        if services is None:
+            return
+        if self._profile_job is not None and not self._profile_job.done():
+            self._profile_job.cancel()
+        self._profile_job = self._controller.runner.run_blocking(
+            "read the model's results",
+            lambda: services.profiles.get(model_id),
+            on_done=lambda profile: self.details.set_profile(model_id, profile),
+            on_error=lambda exc: log.warning("could not read the model's results: %s", exc),
+        )
 
     def _header_menu(self, pos: QPoint) -> None:
         header = self.table.horizontalHeader()

@@ -1,7 +1,9 @@
 """The route playground: a single task routed and run, or a batch simulated.
 
-Two sub-tabs, "Single task" (:mod:`.playground_single`) and "Batch simulation"
-(:mod:`.playground_batch`). Before the catalogue is open the pane says so.
+Four sub-tabs: "Single task" (:mod:`.playground_single`), "Batch simulation"
+(:mod:`.playground_batch`), "Benchmark" (:mod:`.playground_benchmark`: graded tasks on chosen
+models) and "Replay" (:mod:`.playground_replay`: the policy replayed on recorded outcomes).
+Before the catalogue is open the pane says so.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import Any
 from PySide6.QtWidgets import QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from locallama_gui.gui.panes.playground_batch import BatchView
+from locallama_gui.gui.panes.playground_benchmark import BenchmarkView
+from locallama_gui.gui.panes.playground_replay import ReplayView
 from locallama_gui.gui.panes.playground_single import SingleTaskView
 from locallama_gui.gui.widgets.states import ErrorState, LoadingState
 
@@ -33,6 +37,10 @@ class PlaygroundPane(QWidget):
         self.batch = BatchView(controller)
         self.tabs.addTab(self.single, "Single task")
         self.tabs.addTab(self.batch, "Batch simulation")
+        self.benchmark = BenchmarkView(controller)
+        self.replay = ReplayView(controller)
+        self.tabs.addTab(self.benchmark, "Benchmark")
+        self.tabs.addTab(self.replay, "Replay")
         self._stack.addWidget(self._loading)
         self._stack.addWidget(self._error)
         self._stack.addWidget(self.tabs)
@@ -58,9 +66,15 @@ class PlaygroundPane(QWidget):
         self.single.pin_model(model_id)
         self.tabs.setCurrentWidget(self.single)
 
+    def open_task(self, task: Any) -> None:
+        """Show the single-task view filled with ``task`` (a routing ``Task``) and route it."""
+        self.tabs.setCurrentWidget(self.single)
+        self.single.open_task(task)
+
     def _on_services_ready(self, services: Any) -> None:
         self._stack.setCurrentWidget(self.tabs)
         self.batch.set_catalogue(services)
+        self.benchmark.set_catalogue(services)
         self.single.refresh_sources()
 
     def _on_services_failed(self, text: str) -> None:
@@ -72,6 +86,7 @@ class PlaygroundPane(QWidget):
         if services is None:
             return
         self.batch.set_catalogue(services)
+        self.benchmark.set_catalogue(services)
         self.single.invalidate("The catalogue changed.")
 
     def _on_settings_changed(self, settings: Any) -> None:

@@ -616,6 +616,22 @@ class SingleTaskView(QWidget):
                 f"Pinned: {model_id} (leads the chain when it passes the filters)"
             )
 
+    def open_task(self, task: Task) -> Job | None:
+        """Fill the inputs from ``task`` (the policy from the settings, nothing pinned) and
+        route it: the quick router's "Open in playground"."""
+        services = self.controller.services
+        if services is not None:
+            self.apply_settings(services.settings)
+        self.prompt_edit.setPlainText(task.prompt or "")
+        self.output_tokens.setValue(task.output_tokens)
+        self.set_complexity(task.complexity)
+        self.category.setCurrentText(task.category)
+        _select_data(self.priority, task.priority.value)
+        for cap, box in self.capability_boxes.items():
+            box.setChecked(cap in task.capabilities)
+        self.pin_model(None)
+        return self.route()
+
     # --- routing ------------------------------------------------------------------------------
 
     def route(self) -> Job | None:

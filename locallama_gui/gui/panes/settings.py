@@ -362,6 +362,12 @@ class SettingsPane(QWidget):
             self.theme_combo.addItem(label, value)
         self.theme_combo.currentIndexChanged.connect(self._changed)
         form.addRow("Theme:", self._add_field("appearance.theme", self.theme_combo))
+        self.close_to_tray = QCheckBox("Closing the window keeps the app in the system tray")
+        self.close_to_tray.setToolTip(
+            "Only where the desktop has a system tray; Quit (Ctrl+Q) always quits"
+        )
+        self.close_to_tray.toggled.connect(self._changed)
+        form.addRow("", self._add_field("appearance.close_to_tray", self.close_to_tray))
         return group
 
     # --- form <-> settings ------------------------------------------------------------------
@@ -399,6 +405,7 @@ class SettingsPane(QWidget):
             _select(self.credits, r.credits_purchased)
             self.refresh_interval.setValue(settings.refresh.interval_minutes)
             _select(self.theme_combo, settings.appearance.theme)
+            self.close_to_tray.setChecked(settings.appearance.close_to_tray)
         finally:
             self._loading = False
         self._settings = settings
@@ -439,7 +446,10 @@ class SettingsPane(QWidget):
                 "credits_purchased": self.credits.currentData(),
             },
             "refresh": {"interval_minutes": self.refresh_interval.value()},
-            "appearance": {"theme": self.theme_combo.currentData()},
+            "appearance": {
+                "theme": self.theme_combo.currentData(),
+                "close_to_tray": self.close_to_tray.isChecked(),
+            },
         }
 
     def validate(self) -> tuple[Settings | None, dict[str, str]]:
