@@ -1,36 +1,44 @@
-"""``locallama-gui`` (and ``python -m locallama_gui``): the main window on a qasync loop."""
+"""``locallama-gui`` (and ``python -m locallama_gui``): the main window on a qasync loop.
+
+Start-up is ordered for a quick first paint: only Qt, the controller and a light main window
+are loaded before the window shows, and Qt's own event loop paints it. Then the asyncio loop
+(qasync) takes over, and the services (store, catalogue, HTTP clients, keyring), the panes,
+the tray and the quick router follow, each in its own turn of the loop.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import atexit
 import logging
-import logging.handlers
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from types import TracebackType
+from typing import Any
 
 os.environ.setdefault("QT_API", "pyside6")  # qasync must pick PySide6
 
-import qasync
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from locallama_gui import __version__, assets
 from locallama_gui.gui.controller import AppController
-from locallama_gui.sources.errors import redact
-from locallama_gui.store.paths import log_dir
 
 APP_NAME = "LocaLLama Router"
 ORG_NAME = "LocaLLama"
+#: How long start-up waits for the window's first paint before loading the rest anyway.
+FIRST_PAINT_WAIT_MS = 2000
 log = logging.getLogger("locallama_gui")
 
 
 def setup_logging() -> logging.Handler | None:
     """A rotating log file in the user's log dir (never the API key: see ``redact``)."""
+    import logging.handlers
+
+    from locallama_gui.store.paths import log_dir
+
     try:
         path = log_dir() / "locallama-gui.log"
         handler: logging.Handler = logging.handlers.RotatingFileHandler(
@@ -49,10 +57,59 @@ def setup_logging() -> logging.Handler | None:
 
 class _RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        from locallama_gui.sources.errors import redact
+
         return redact(super().format(record))
 
 
+class StartupLog(logging.Handler):
+    """Holds the log records of start-up until the log file opens, just after the window's
+    first paint (the file handler and the redaction are loaded then, not before it), and then
+    writes them to the file in order, as if it had been open from the start."""
+
+    LIMIT = 1000
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+        self.handler: logging.Handler | None = None
+        self._open = False
+        root = logging.getLogger()
+        self._root_level = root.level
+        root.addHandler(self)
+        if root.level > logging.INFO or root.level == logging.NOTSET:
+            root.setLevel(logging.INFO)
+        atexit.register(self.open_log_file)  # an early exit still writes what was held
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < self.LIMIT:
+            self.records.append(record)
+
+    def open_log_file(self) -> logging.Handler | None:
+        """``setup_logging()``, then the held records to it; idempotent."""
+        if self._open:
+            return self.handler
+        self._open = True
+        root = logging.getLogger()
+        root.removeHandler(self)
+        atexit.unregister(self.open_log_file)
+        root.setLevel(self._root_level)
+        self.handler = setup_logging()
+        records, self.records = self.records, []
+        for record in records:
+            if self.handler is not None:
+                if record.levelno >= self.handler.level:
+                    self.handler.handle(record)
+            elif logging.lastResort is not None and record.levelno >= logging.lastResort.level:
+                logging.lastResort.handle(record)  # no log file: what would have gone to stderr
+        return self.handler
+
+
 def format_exception(exc: BaseException) -> str:
+    import traceback
+
+    from locallama_gui.sources.errors import redact
+
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return redact(text)
 
@@ -62,7 +119,7 @@ class ExceptionDialogHook:
 
     def __init__(self) -> None:
         self.shown: list[str] = []  # what was shown, redacted (tests read it)
-        self.dialogs: list[QMessageBox] = []  # open dialogs, kept alive until closed
+        self.dialogs: list[Any] = []  # open QMessageBoxes, kept alive until closed
 
     def __call__(
         self,
@@ -73,6 +130,8 @@ class ExceptionDialogHook:
         if issubclass(exc_type, KeyboardInterrupt):
             QApplication.quit()
             return
+        from locallama_gui.sources.errors import redact
+
         exc.__traceback__ = tb
         details = format_exception(exc)
         log.error("unhandled exception:\n%s", details)
@@ -80,6 +139,8 @@ class ExceptionDialogHook:
         self.shown.append(summary)
         if QApplication.instance() is None or len(self.dialogs) >= 3:
             return  # never stack up a wall of dialogs
+        from PySide6.QtWidgets import QMessageBox
+
         box = QMessageBox(QMessageBox.Icon.Critical, APP_NAME, "Something went wrong.")
         box.setInformativeText(
             f"{summary}\n\nThe app keeps running; the details are in the log file."
@@ -89,7 +150,7 @@ class ExceptionDialogHook:
         box.finished.connect(lambda _result, b=box: self._closed(b))
         box.open()
 
-    def _closed(self, box: QMessageBox) -> None:
+    def _closed(self, box: Any) -> None:
         if box in self.dialogs:
             self.dialogs.remove(box)
         box.deleteLater()
@@ -117,14 +178,94 @@ def build_arg_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Launch:
+    """The start-up work that waits for the window's first paint: the services (in a worker),
+    then the tray and the quick router (the :class:`~locallama_gui.gui.tray.Shell`).
+
+    Another launch's arguments that arrive before the shell exists are kept and handed to it.
+    """
+
+    def __init__(
+        self, controller: Any, window: Any, guard: Any, *, tray_only: bool, quick: bool
+    ) -> None:
+        self.controller = controller
+        self.window = window
+        self.tray_only = tray_only
+        self.quick = quick
+        self.shell: Any = None
+        self._started = False
+        self._pending: list[list[str]] = []
+        guard.message_received.connect(self._message)
+
+    def start_services(self) -> None:
+        if not self._started:
+            self._started = True
+            self.controller.start()
+
+    def start_shell(self) -> None:
+        """The tray and the quick router; shows the window unless tray-only (with a tray)."""
+        if self.shell is not None:
+            return
+        from locallama_gui.gui.tray import Shell
+
+        self.shell = Shell(self.controller, self.window)
+        self.shell.start(tray_only=self.tray_only, quick=self.quick)
+        pending, self._pending = self._pending, []
+        for argv in pending:
+            self.shell.handle_args(argv)
+
+    def after_first_paint(self) -> None:
+        self.start_services()
+        QTimer.singleShot(0, self.start_shell)
+
+    def _message(self, argv: list[str]) -> None:
+        if self.shell is not None:
+            self.shell.handle_args(argv)
+        else:
+            self._pending.append(argv)
+
+    def close(self) -> None:
+        if self.shell is not None:
+            self.shell.close()
+
+
+def show_and_wait_for_paint(window: Any, timeout_ms: int = FIRST_PAINT_WAIT_MS) -> bool:
+    """Show ``window`` and run Qt's event loop until it has painted (or ``timeout_ms``).
+
+    This comes before the asyncio loop exists: nothing in it may start a job. True when the
+    window painted."""
+    wait = QEventLoop()
+    window.first_painted.connect(wait.quit)
+    timer = QTimer()
+    timer.setSingleShot(True)
+    timer.timeout.connect(wait.quit)
+    window.show()
+    if not window.painted:
+        timer.start(timeout_ms)
+        wait.exec()
+        timer.stop()
+    window.first_painted.disconnect(wait.quit)
+    return bool(window.painted)
+
+
+def skip_httpx_cli() -> None:
+    """httpx imports its command-line client (``httpx._main``) when it is imported, and that
+    loads ``rich``, ``click`` and ``pygments`` wherever they are installed: tens of ms of
+    imports for a CLI the app never runs. Marking it absent makes httpx fall back to its stub,
+    as in the bundle (which leaves those packages out)."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     args, qt_args = build_arg_parser().parse_known_args(argv[1:])
+    skip_httpx_cli()
     if args.selftest:
         from locallama_gui.gui.selftest import run_selftest
 
         return run_selftest(qt_args)
-    setup_logging()
+    startup_log = StartupLog()  # the log file itself opens once the window has painted
     app = QApplication.instance() or QApplication([argv[0], *qt_args])
     app.setApplicationName(APP_NAME)
     app.setDesktopFileName("locallama-router")  # packaging/linux/locallama-router.desktop
@@ -139,9 +280,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     guard = SingleInstance()
     if not guard.start(argv[1:]):
+        startup_log.open_log_file()
         return 0
 
     from locallama_gui.gui.main_window import MainWindow
+
+    controller = AppController()
+    window = MainWindow(controller)
+    probe = None
+    if args.startup_probe:  # packaging/startup_bench.py: print the first paint's time, quit
+        from locallama_gui.gui.selftest import install_startup_probe
+
+        probe = install_startup_probe(window)
+    launch = _Launch(controller, window, guard, tray_only=args.tray, quick=args.quick)
+    tray_only = args.tray and QSystemTrayIcon.isSystemTrayAvailable()
+    if not tray_only:
+        # The window paints on Qt's own loop, before asyncio and qasync are even imported.
+        show_and_wait_for_paint(window)
+        # A quit asked for meanwhile (the probe's, a window closed at once) found no running
+        # app loop to stop: ask again once there is one.
+        if (probe is not None and probe.painted_at is not None) or not window.isVisible():
+            QTimer.singleShot(0, app.quit)
+    startup_log.open_log_file()
+
+    import asyncio
+
+    import qasync
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -150,18 +314,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.set_asyncgen_hooks(
         firstiter=loop._asyncgen_firstiter_hook, finalizer=loop._asyncgen_finalizer_hook
     )
-    controller = AppController()
-    window = MainWindow(controller)
-    if args.startup_probe:  # packaging/startup_bench.py: print the first paint's time, quit
-        from locallama_gui.gui.selftest import install_startup_probe
-
-        install_startup_probe(window)
-    from locallama_gui.gui.tray import Shell
-
-    shell = Shell(controller, window)
-    guard.message_received.connect(shell.handle_args)
-    shell.start(tray_only=args.tray, quick=args.quick)  # shows the window unless tray-only
-    QTimer.singleShot(0, controller.start)  # once the loop runs: open data in a worker
+    if tray_only:
+        # Only the tray icon shows: nothing waits for a paint.
+        QTimer.singleShot(0, launch.start_services)  # once the loop runs: open data in a worker
+        launch.start_shell()
+        # The catalogue follows the refreshes made from the tray before the window is opened.
+        QTimer.singleShot(0, window, lambda: window.build_panes(["catalogue"]))
+    else:
+        QTimer.singleShot(0, launch.after_first_paint)
 
     closing = asyncio.Event()
     app.aboutToQuit.connect(closing.set)
@@ -170,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         controller.runner.cancel_all()
         loop.run_until_complete(controller.aclose())
         controller.shutdown()
-    shell.close()
+    launch.close()
     guard.close()
     return 0
 

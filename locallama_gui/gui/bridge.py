@@ -3,18 +3,23 @@ coroutines on the qasync loop, and results come back on the GUI thread.
 
 Nothing here blocks the GUI thread. Every job can be cancelled; a job's callbacks never run
 after it was cancelled, so a pane that was closed or re-queried never sees stale results.
+
+``asyncio`` is imported when the first job starts, not with this module: the app's window
+paints before the event loop's modules are loaded.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +83,8 @@ class TaskRunner(QObject):
         return bool(self._jobs - self._background)
 
     def _loop(self) -> asyncio.AbstractEventLoop:
+        import asyncio
+
         return asyncio.get_event_loop()
 
     def run_blocking(
@@ -124,6 +131,8 @@ class TaskRunner(QObject):
         on_error: Callable[[BaseException], None] | None,
         background: bool = False,
     ) -> Job:
+        import asyncio
+
         if self._closed:
             # the app is closing: nothing new starts, and nothing is reported
             if asyncio.iscoroutine(coro):

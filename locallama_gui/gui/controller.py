@@ -2,26 +2,36 @@
 
 Panes never touch the store or the network themselves: they ask the controller (or the
 runner with a service call) and listen to its signals.
+
+Importing this module is cheap: the services, the store, the HTTP clients and the keyring are
+imported when they are first used (``start`` opens them in a worker), so the window can paint
+before any of them is loaded.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
-from locallama_gui.core.settings import Settings
+from locallama_gui.gui import memory
 from locallama_gui.gui.bridge import Job, TaskRunner
-from locallama_gui.secrets import KeyLocation, KeyStore, KeyStoreError
-from locallama_gui.services.catalogue import LoadedCatalogue
-from locallama_gui.services.facade import Services
-from locallama_gui.services.live import LiveServices, SourceStatus, configured_endpoints
-from locallama_gui.services.refresh import RefreshResult, RefreshService
+
+if TYPE_CHECKING:
+    from locallama_gui.core.settings import Settings
+    from locallama_gui.secrets import KeyLocation, KeyStore
+    from locallama_gui.services.catalogue import LoadedCatalogue
+    from locallama_gui.services.facade import Services
+    from locallama_gui.services.live import LiveServices, SourceStatus
+    from locallama_gui.services.refresh import RefreshResult, RefreshService
 
 log = logging.getLogger(__name__)
+
+#: How long after a new catalogue the panes have built their tables and indexes.
+SETTLE_DELAY_MS = 1500
 
 
 class AppController(QObject):
@@ -41,7 +51,7 @@ class AppController(QObject):
     def __init__(
         self,
         runner: TaskRunner | None = None,
-        services_factory: Callable[[], Services] = Services.open,
+        services_factory: Callable[[], Services] | None = None,
         parent: QObject | None = None,
         *,
         key_store: KeyStore | None = None,
@@ -49,8 +59,8 @@ class AppController(QObject):
     ) -> None:
         super().__init__(parent)
         self.runner = runner or TaskRunner(self)
-        self.key_store = key_store or KeyStore()
-        self._factory = services_factory
+        self._key_store = key_store
+        self._factory = services_factory or _open_services
         self._live_factory = live_factory or _default_live
         self._services: Services | None = None
         self._live: LiveServices | None = None
@@ -60,6 +70,15 @@ class AppController(QObject):
         self._sources: tuple[SourceStatus, ...] = ()
         self._key: KeyLocation | None = None
         self._shut_down = False
+
+    @property
+    def key_store(self) -> KeyStore:
+        """The API key store (the keyring is imported the first time this is asked for)."""
+        if self._key_store is None:
+            from locallama_gui.secrets import KeyStore
+
+            self._key_store = KeyStore()
+        return self._key_store
 
     @property
     def sources(self) -> tuple[SourceStatus, ...]:
@@ -99,6 +118,7 @@ class AppController(QObject):
             self.notice.emit("info" if "Offline catalogue" in text else "warning", text)
         self.check_key()
         self._start_periodic_refresh()
+        self._settle_memory_soon()
 
     def _on_failed(self, exc: BaseException) -> None:
         log.error("could not start the services", exc_info=exc)
@@ -130,6 +150,11 @@ class AppController(QObject):
 
     async def live(self) -> LiveServices:
         """The live clients for the configured endpoints, built off the GUI thread."""
+        import asyncio
+
+        from locallama_gui.secrets import KeyStoreError
+        from locallama_gui.services.refresh import RefreshService
+
         services = self._services
         if services is None:
             raise RuntimeError("the catalogue is not open yet")
@@ -183,6 +208,12 @@ class AppController(QObject):
         self.catalogue_changed.emit(result.catalogue)
         self.refresh_finished.emit(result)
         self.history_changed.emit()
+        self._settle_memory_soon()
+
+    def _settle_memory_soon(self) -> None:
+        """Once the panes have built what they derive from a new catalogue, move the
+        long-lived data out of the cyclic garbage collector's walks (see ``gui/memory.py``)."""
+        QTimer.singleShot(SETTLE_DELAY_MS, memory.settle)
 
     def _refresh_error(self, exc: BaseException) -> None:
         log.warning("refresh failed: %s", exc)
@@ -221,6 +252,8 @@ class AppController(QObject):
         if services is None:
             return
 
+        from locallama_gui.services.live import configured_endpoints
+
         def done(_: object) -> None:
             endpoints_changed = configured_endpoints(settings) != configured_endpoints(previous)
             if endpoints_changed:
@@ -255,7 +288,16 @@ class AppController(QObject):
                 log.exception("closing the store failed")
 
 
+def _open_services() -> Services:
+    """``Services.open`` (in a worker: importing the services is part of the work)."""
+    from locallama_gui.services.facade import Services
+
+    return Services.open()
+
+
 def _default_live(services: Services, key: str | None) -> LiveServices:
+    from locallama_gui.services.live import LiveServices
+
     live = LiveServices(services, api_key=key)
     _ = live.http  # build the client (TLS context and all) here, in the worker thread
     return live

@@ -3,6 +3,11 @@
 Window geometry, the last pane and the catalogue's column layout persist in an INI file in the
 config dir (``window.ini``), so ``LOCALLAMA_HOME`` keeps tests and portable installs apart.
 The palette follows the system unless ``appearance.theme`` forces light or dark.
+
+The panes are built lazily, so the window paints quickly: each starts as an empty placeholder
+and is built the first time it is shown or asked for (``window.panes[key]`` builds it). After
+the window's first paint, the pane on show and the catalogue are built in the next turns of
+the event loop; ``first_painted`` tells the app when to start the rest of its work.
 """
 
 from __future__ import annotations
@@ -10,11 +15,12 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, QSize, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -30,13 +36,14 @@ from PySide6.QtWidgets import (
 )
 
 from locallama_gui import __version__
-from locallama_gui.core.settings import Settings
-from locallama_gui.gui import theme
-from locallama_gui.gui.panes.catalogue import CataloguePane, source_statuses
-from locallama_gui.gui.panes.settings import SettingsPane
-from locallama_gui.gui.widgets.states import EmptyState
-from locallama_gui.sources.errors import redact
 from locallama_gui.store import paths
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QCloseEvent, QPaintEvent
+
+    from locallama_gui.core.settings import Settings
+    from locallama_gui.gui.panes.catalogue import CataloguePane
+    from locallama_gui.gui.panes.settings import SettingsPane
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +86,52 @@ def _load_pane(module: str, cls_name: str, title: str, controller: Any) -> QWidg
     except ModuleNotFoundError as e:
         if e.name != full:
             raise
+        from locallama_gui.gui.widgets.states import EmptyState
+
         return EmptyState(
             f"{title} is not available", f"This build does not include the {title} pane."
         )
     return getattr(mod, cls_name)(controller)
 
 
+class Panes(Mapping[str, QWidget]):
+    """The window's panes by key; looking one up builds it if it was not built yet."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self._window = window
+
+    def __getitem__(self, key: str) -> QWidget:
+        return self._window.pane(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([k for k, *_ in PANES])
+
+    def __len__(self) -> int:
+        return len(PANES)
+
+    def __contains__(self, key: object) -> bool:
+        return any(key == k for k, *_ in PANES)
+
+    def built(self) -> list[str]:
+        """The keys of the panes built so far (none is built by looking at this)."""
+        return [k for k, *_ in PANES if self._window.is_built(k)]
+
+
 class MainWindow(QMainWindow):
+    #: Emitted once, just after the window's first paint (in the next turn of the loop).
+    first_painted = Signal()
+
     def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._controller = controller
         self._closing_saved = False
+        self._painted = False
+        self._shortcuts_installed = False
+        self._built: dict[str, QWidget] = {}
+        self._services_failure: str | None = None
+        self._saved_header: QByteArray | None = None
+        self._saved_splitter: QByteArray | None = None
+        self._key_widget: QWidget | None = None
         self._source_state: dict[str, tuple[str, str | None]] = {}
         self._quota_job: Any = None
         self._tray: Any = None  # the TrayController, when the app has one
@@ -98,23 +140,17 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_TITLE)
         self.setMinimumSize(760, 520)
 
-        self.panes: dict[str, QWidget] = {}
+        self.panes = Panes(self)
         self.stack = QStackedWidget()
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
         self.nav.setFixedWidth(168)
         self.nav.setFrameShape(QFrame.Shape.NoFrame)
         self.nav.setSpacing(2)
-        for i, (key, title, module, cls_name) in enumerate(PANES):
-            if key == "catalogue":
-                pane: QWidget = CataloguePane(controller)
-            elif key == "settings":
-                pane = SettingsPane(controller)
-            else:
-                pane = _load_pane(module, cls_name, title, controller)
-            pane.setObjectName(f"{key}Pane")
-            self.panes[key] = pane
-            self.stack.addWidget(pane)
+        for i, (key, title, _module, _cls_name) in enumerate(PANES):
+            placeholder = QWidget()  # the real pane is built when first shown or asked for
+            placeholder.setObjectName(f"{key}Placeholder")
+            self.stack.addWidget(placeholder)
             item = QListWidgetItem(title)
             item.setToolTip(f"{PANE_HINTS[key]} (Ctrl+{i + 1})")
             item.setSizeHint(QSize(150, 34))
@@ -135,9 +171,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._build_status_bar()
-        self._wire_panes()
         self._connect_controller()
-        self._install_key_widget()
 
         self._quota_timer = QTimer(self)
         self._quota_timer.setInterval(QUOTA_POLL_MS)
@@ -156,41 +190,134 @@ class MainWindow(QMainWindow):
 
     @property
     def catalogue_pane(self) -> CataloguePane:
-        pane = self.panes["catalogue"]
+        from locallama_gui.gui.panes.catalogue import CataloguePane
+
+        pane = self.pane("catalogue")
         assert isinstance(pane, CataloguePane)
         return pane
 
     @property
     def settings_pane(self) -> SettingsPane:
-        pane = self.panes["settings"]
+        from locallama_gui.gui.panes.settings import SettingsPane
+
+        pane = self.pane("settings")
         assert isinstance(pane, SettingsPane)
         return pane
+
+    @property
+    def key_widget(self) -> Any:
+        """The API key editor in the Settings pane (building that pane if needed)."""
+        self.pane("settings")
+        if self._key_widget is None:
+            raise AttributeError("key_widget: the controller has no key store")
+        return self._key_widget
+
+    def is_built(self, key: str) -> bool:
+        return key in self._built
+
+    def pane(self, key: str) -> QWidget:
+        """The pane ``key``, built now if it was not built yet."""
+        pane = self._built.get(key)
+        if pane is None:
+            pane = self._build_pane(key)
+        return pane
+
+    def _build_pane(self, key: str) -> QWidget:
+        index = next(i for i, (k, *_r) in enumerate(PANES) if k == key)
+        _key, title, module, cls_name = PANES[index]
+        controller = self._controller
+        pane: QWidget
+        if key == "catalogue":
+            from locallama_gui.gui.panes.catalogue import CataloguePane
+
+            pane = CataloguePane(controller)
+        elif key == "settings":
+            from locallama_gui.gui.panes.settings import SettingsPane
+
+            pane = SettingsPane(controller)
+        else:
+            pane = _load_pane(module, cls_name, title, controller)
+        pane.setObjectName(f"{key}Pane")
+        self._built[key] = pane
+        placeholder = self.stack.widget(index)
+        current = self.stack.currentIndex() == index
+        self.stack.insertWidget(index, pane)
+        self.stack.removeWidget(placeholder)
+        placeholder.deleteLater()
+        if current:
+            self.stack.setCurrentIndex(index)
+        self._pane_built(key, pane)
+        return pane
+
+    def _pane_built(self, key: str, pane: QWidget) -> None:
+        """Wire a pane just built, and bring it up to what happened before it existed."""
+        if key == "catalogue":
+            pane.estimate_requested.connect(self._estimate_with)  # type: ignore[attr-defined]
+            pane.route_pinned_requested.connect(self._route_with)  # type: ignore[attr-defined]
+            self._apply_catalogue_layout(pane)
+        elif key == "settings":
+            self._install_key_widget(pane)
+        if self._services_failure is not None and self._controller.services is None:
+            failed = getattr(pane, "_on_services_failed", None)
+            if callable(failed):
+                failed(self._services_failure)
+
+    def build_panes(self, keys: list[str] | None = None) -> None:
+        """Build the panes ``keys`` (all by default) now."""
+        for key in keys if keys is not None else list(self.panes):
+            self.pane(key)
+
+    # --- the first paint ----------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self, self._after_first_paint)  # once this frame is shown
+
+    def _after_first_paint(self) -> None:
+        """The keyboard shortcuts, then whoever waits for the first paint (the app's own
+        start-up work), then the pane on show and the catalogue (the usual way in), each in
+        its own turn of the loop."""
+        self.install_shortcuts()
+        if not self._sources_rendered:
+            self._render_sources()
+        self.first_painted.emit()
+        QTimer.singleShot(0, self, self._build_current_pane)
+        QTimer.singleShot(0, self, self._build_catalogue_pane)
+
+    @property
+    def painted(self) -> bool:
+        """Whether the window has painted at least once."""
+        return self._painted
+
+    def _build_current_pane(self) -> None:
+        self.pane(self.current_pane())
+
+    def _build_catalogue_pane(self) -> None:
+        self.pane("catalogue")
 
     def _build_actions(self) -> None:
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         self.refresh_action = QAction("&Refresh catalogue", self)
-        self.refresh_action.setShortcut(QKeySequence("Ctrl+R"))
         self.refresh_action.triggered.connect(self.refresh_catalogue)
         file_menu.addAction(self.refresh_action)
         file_menu.addSeparator()
         self.quit_action = QAction("&Quit", self)
-        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.quit_action.triggered.connect(self.quit)
         file_menu.addAction(self.quit_action)
 
         edit_menu = menu.addMenu("&Edit")
         self.find_action = QAction("&Find model…", self)
-        self.find_action.setShortcut(QKeySequence("Ctrl+F"))
         self.find_action.triggered.connect(self.focus_search)
         edit_menu.addAction(self.find_action)
 
         view_menu = menu.addMenu("&View")
         self.pane_actions: list[QAction] = []
-        for i, (key, title, _m, _c) in enumerate(PANES):
+        for key, title, _m, _c in PANES:
             action = QAction(title, self)
-            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
             action.triggered.connect(lambda _c=False, k=key: self.show_pane(k))
             view_menu.addAction(action)
             self.pane_actions.append(action)
@@ -201,6 +328,18 @@ class MainWindow(QMainWindow):
         about.triggered.connect(self._about)
         help_menu.addAction(about)
 
+    def install_shortcuts(self) -> None:
+        """Ctrl+R, Ctrl+Q, Ctrl+F and Ctrl+1..4 (Qt's first shortcut costs a noticeable
+        moment, so the window sets them just after its first paint); idempotent."""
+        if self._shortcuts_installed:
+            return
+        self._shortcuts_installed = True
+        self.refresh_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.find_action.setShortcut(QKeySequence("Ctrl+F"))
+        for i, action in enumerate(self.pane_actions):
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         bar.setSizeGripEnabled(True)
@@ -208,7 +347,8 @@ class MainWindow(QMainWindow):
         for key in SOURCE_KEYS:
             label = QLabel()
             label.setObjectName(f"status_{key}")
-            label.setTextFormat(Qt.TextFormat.RichText)
+            # The text always starts with a <span>, so the label's automatic format renders it
+            # as rich text (and the window paints without loading Qt's big ``Qt`` namespace).
             self.source_labels[key] = label
             bar.addPermanentWidget(label)
         self.quota_label = QLabel("Free today: –")
@@ -227,17 +367,14 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.busy)
         for key in SOURCE_KEYS:
             self._source_state[key] = ("unknown", None)
-        self._render_sources()
+        # The sources' coloured dots need the theme: drawn just after the first paint (or
+        # with the first status the window hears of, whichever comes first).
+        self._sources_rendered = False
         location = getattr(self._controller, "key_location", None)
         if location is not None and not callable(location):
             self._on_key_changed(location)
         else:
             self.update_key_state()
-
-    def _wire_panes(self) -> None:
-        cat = self.catalogue_pane
-        cat.estimate_requested.connect(self._estimate_with)
-        cat.route_pinned_requested.connect(self._route_with)
 
     def _connect_controller(self) -> None:
         c = self._controller
@@ -273,6 +410,8 @@ class MainWindow(QMainWindow):
 
     def _on_nav(self, row: int) -> None:
         if 0 <= row < self.stack.count():
+            if self._painted:  # before that, the first paint builds the pane on show
+                self.pane(PANES[row][0])
             self.stack.setCurrentIndex(row)
 
     def focus_search(self) -> None:
@@ -283,7 +422,7 @@ class MainWindow(QMainWindow):
         self.catalogue_pane.refresh_now()
 
     def _estimate_with(self, model_id: str) -> None:
-        pane = self.panes["cost"]
+        pane = self.pane("cost")
         add = getattr(pane, "add_model", None)
         if callable(add):
             add(model_id)
@@ -292,7 +431,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The Cost pane is not available in this build.", 8000)
 
     def _route_with(self, model_id: str) -> None:
-        pane = self.panes["playground"]
+        pane = self.pane("playground")
         pin = getattr(pane, "pin_model", None)
         if callable(pin):
             pin(model_id)
@@ -314,6 +453,7 @@ class MainWindow(QMainWindow):
         self.update_quota()
 
     def _on_services_failed(self, message: str) -> None:
+        self._services_failure = message  # for the panes built later
         self.statusBar().showMessage(message, 0)
         for key in SOURCE_KEYS:
             self._source_state[key] = ("unknown", None)
@@ -331,6 +471,8 @@ class MainWindow(QMainWindow):
         self._render_sources()
 
     def _on_settings_changed(self, settings: Settings) -> None:
+        from locallama_gui.gui import theme
+
         wanted = settings.appearance.theme
         if wanted != theme.current_theme():
             theme.apply_theme(wanted)
@@ -342,16 +484,24 @@ class MainWindow(QMainWindow):
         log.log(logging.WARNING if level in ("warning", "error") else logging.INFO, "%s", text)
         if text.startswith("Offline catalogue"):
             return  # the catalogue pane's banner says it, with a Refresh button
+        from locallama_gui.sources.errors import redact
+
         self.statusBar().showMessage(redact(text), 15_000)
 
     def _on_runner_error(self, name: str, exc: BaseException) -> None:
+        from locallama_gui.sources.errors import redact
+
         self.statusBar().showMessage(redact(f"Could not {name}: {exc}"), 15_000)
 
     def _on_refresh_finished(self, result: Any) -> None:
+        from locallama_gui.gui.panes.catalogue import source_statuses
+
         self._apply_statuses(source_statuses(result))
         self.update_quota()
 
     def _on_sources_changed(self, statuses: Any) -> None:
+        from locallama_gui.gui.panes.catalogue import source_statuses
+
         self._apply_statuses(source_statuses(tuple(statuses or ())))
 
     def _apply_statuses(self, statuses: list[tuple[str, bool, str]]) -> None:
@@ -383,6 +533,9 @@ class MainWindow(QMainWindow):
     # --- status bar ---------------------------------------------------------------------------
 
     def _render_sources(self) -> None:
+        from locallama_gui.gui import theme
+
+        self._sources_rendered = True
         services = getattr(self._controller, "services", None)
         endpoints = services.settings.endpoints if services is not None else None
         enabled = {
@@ -426,6 +579,8 @@ class MainWindow(QMainWindow):
             )
             tip = f"{SOURCE_TITLES[key]}: {text}"
             if state in ("down", "partial") and detail:
+                from locallama_gui.sources.errors import redact
+
                 tip += f"\n{redact(detail)}"
             if state == "off":
                 tip += " (turned off in Settings)"
@@ -433,6 +588,8 @@ class MainWindow(QMainWindow):
 
     def source_text(self, key: str) -> str:
         """The plain text of one source's status (for tests and accessibility)."""
+        if not self._sources_rendered:
+            self._render_sources()
         label = self.source_labels[key]
         return label.toolTip().split("\n", 1)[0]
 
@@ -472,6 +629,8 @@ class MainWindow(QMainWindow):
         if label:
             tip += f"\nKept in: {label}"
         if problem:
+            from locallama_gui.sources.errors import redact
+
             tip += f"\n{redact(str(problem))}"
         self.key_label.setToolTip(tip)
 
@@ -504,20 +663,35 @@ class MainWindow(QMainWindow):
         pane = s.value("window/pane", "catalogue")
         keys = [k for k, *_ in PANES]
         self.nav.setCurrentRow(keys.index(pane) if pane in keys else 0)
+        # The catalogue's layout is applied when the pane is built (see _pane_built).
         header = s.value("catalogue/header")
-        if isinstance(header, QByteArray | bytes):
-            self.catalogue_pane.restore_header_state(header)
+        self._saved_header = QByteArray(header) if isinstance(header, QByteArray | bytes) else None
         splitter = s.value("catalogue/splitter")
-        if isinstance(splitter, QByteArray | bytes):
-            self.catalogue_pane.restore_splitter_state(splitter)
+        self._saved_splitter = (
+            QByteArray(splitter) if isinstance(splitter, QByteArray | bytes) else None
+        )
+        if self.is_built("catalogue"):
+            self._apply_catalogue_layout(self.catalogue_pane)
+
+    def _apply_catalogue_layout(self, pane: Any) -> None:
+        if self._saved_header is not None:
+            pane.restore_header_state(self._saved_header)
+        if self._saved_splitter is not None:
+            pane.restore_splitter_state(self._saved_splitter)
 
     def save_layout(self) -> None:
         s = window_settings()
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
         s.setValue("window/pane", self.current_pane())
-        s.setValue("catalogue/header", self.catalogue_pane.header_state())
-        s.setValue("catalogue/splitter", self.catalogue_pane.splitter_state())
+        if self.is_built("catalogue"):
+            s.setValue("catalogue/header", self.catalogue_pane.header_state())
+            s.setValue("catalogue/splitter", self.catalogue_pane.splitter_state())
+        else:  # never shown this time: keep what was saved
+            if self._saved_header is not None:
+                s.setValue("catalogue/header", self._saved_header)
+            if self._saved_splitter is not None:
+                s.setValue("catalogue/splitter", self._saved_splitter)
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -546,13 +720,13 @@ class MainWindow(QMainWindow):
 
     # --- tray and quick router ----------------------------------------------------------------
 
-    def _install_key_widget(self) -> None:
+    def _install_key_widget(self, settings_pane: QWidget) -> None:
         if getattr(self._controller, "key_store", None) is None:
             return
         from locallama_gui.gui.key_widget import KeyWidget
 
-        self.key_widget = KeyWidget(self._controller)
-        self.settings_pane.set_api_key_widget(self.key_widget)
+        self._key_widget = KeyWidget(self._controller)
+        settings_pane.set_api_key_widget(self._key_widget)  # type: ignore[attr-defined]
 
     def set_tray(self, tray: Any) -> None:
         """The tray icon's controller: closing the window hides it there (a setting)."""
@@ -572,7 +746,7 @@ class MainWindow(QMainWindow):
         router.open_in_playground.connect(self.open_in_playground)
 
     def open_in_playground(self, task: Any) -> None:
-        pane = self.panes["playground"]
+        pane = self.pane("playground")
         open_task = getattr(pane, "open_task", None)
         self.bring_to_front()
         if callable(open_task):
@@ -615,4 +789,4 @@ def _status_key(name: str) -> str | None:
     return None
 
 
-__all__ = ["PANES", "MainWindow", "window_settings"]
+__all__ = ["PANES", "MainWindow", "Panes", "window_settings"]

@@ -12,19 +12,15 @@ its first paint and quit, for ``packaging/startup_bench.py``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import platform
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from types import TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 os.environ.setdefault("QT_API", "pyside6")  # qasync must pick PySide6
 
@@ -33,7 +29,9 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QWidget
 
 from locallama_gui import __version__, assets
-from locallama_gui.sources.errors import redact
+
+if TYPE_CHECKING:
+    import asyncio
 
 #: The overall limit of ``--selftest`` (seconds); each step has a shorter one of its own.
 DEFAULT_TIMEOUT_S = 90.0
@@ -65,6 +63,8 @@ class Progress:
         self.checks: list[Check] = []
 
     def add(self, name: str, ok: bool, detail: str) -> Check:
+        from locallama_gui.sources.errors import redact
+
         check = Check(name, ok, " ".join(redact(detail).split()))
         self.checks.append(check)
         return check
@@ -160,10 +160,14 @@ def check_tokens(progress: Progress) -> None:
 def keyring_entry_points() -> list[str]:
     """The keyring backends registered through package metadata (empty in a bundle that
     lost keyring's metadata: keyring then silently falls back to its ``fail`` backend)."""
+    from importlib import metadata
+
     return sorted({ep.name for ep in metadata.entry_points(group="keyring.backends")})
 
 
 async def check_keyring(progress: Progress, key_store: Any) -> None:
+    import asyncio
+
     progress.step = "keyring"
     registered = keyring_entry_points()
     if not registered:
@@ -182,6 +186,8 @@ async def check_keyring(progress: Progress, key_store: Any) -> None:
 
 
 async def _wait_for_services(controller: Any) -> Any:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     done: asyncio.Future[Any] = loop.create_future()
 
@@ -254,6 +260,8 @@ def _price(estimate: Any, format_usd: Callable[..., str]) -> str:
 async def _settle(rounds: int = 3) -> None:
     """Let the loop (and so Qt) handle what is pending: never ``processEvents`` inside a
     coroutine, which would run other tasks inside this one."""
+    import asyncio
+
     for _ in range(rounds):
         await asyncio.sleep(0.01)
 
@@ -302,6 +310,8 @@ async def run_checks(
     Needs a running qasync loop on the application. A check that raises fails with the
     exception's message; the rest still run where they can.
     """
+    import asyncio
+
     from locallama_gui.gui.controller import AppController
     from locallama_gui.gui.main_window import MainWindow
 
@@ -394,8 +404,11 @@ def _describe(exc: BaseException) -> str:
 
 
 def header() -> str:
-    frozen = "bundle" if getattr(sys, "frozen", False) else "source"
+    import platform
+
     import PySide6
+
+    frozen = "bundle" if getattr(sys, "frozen", False) else "source"
 
     app = QApplication.instance()
     qpa = QApplication.platformName() if app is not None else "?"
@@ -446,6 +459,8 @@ class _ExceptionCollector:
 def _temporary_home() -> Iterator[str | None]:
     """A throw-away ``LOCALLAMA_HOME`` unless one is set: the self-test never touches the
     user's settings, history or window layout."""
+    import tempfile
+
     from locallama_gui.store.paths import HOME_ENV
 
     if os.environ.get(HOME_ENV, "").strip():
@@ -482,6 +497,8 @@ def run_selftest(
     stream: TextIO | None = None,
 ) -> int:
     """Start the app offscreen, run every check, print the summary; 0 if all passed."""
+    import asyncio
+
     import qasync
 
     out = stream or sys.stdout
@@ -517,6 +534,8 @@ def run_selftest(
             asyncio.set_event_loop(None)
     checks = list(progress.checks)
     if collector.seen:
+        from locallama_gui.sources.errors import redact
+
         checks.append(Check("exceptions", False, redact("; ".join(collector.seen))))
     print(render(checks), file=out, flush=True)
     return exit_code(checks)

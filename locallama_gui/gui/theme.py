@@ -3,14 +3,29 @@
 ``"system"`` follows the platform (its own style and palette); ``"light"`` and ``"dark"`` force
 a Fusion palette so the choice looks the same everywhere. Colours used by widgets (tier badges,
 banners, validation errors) come from here so both palettes stay readable.
+
+Fusion draws the outline of check boxes and radio buttons a shade darker than the *window*
+colour, whatever else the palette says (Base fills the box; Button, Mid, Dark, Shadow and
+Light play no part). On a dark window that outline disappears: an unchecked box is a dark
+square on a dark background. The forced themes therefore use :class:`IndicatorStyle`, Fusion
+with the indicator outline drawn in :func:`indicator_outline`, a tone between the palette's
+text and base colours, which stands out in both palettes (and is dimmer, but still visible,
+for a disabled widget).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QApplication,
+    QProxyStyle,
+    QStyle,
+    QStyleFactory,
+    QStyleOption,
+    QWidget,
+)
 
 from locallama_gui.core.models import Tier
 
@@ -47,9 +62,11 @@ def light_palette() -> QPalette:
     p.setColor(QPalette.ColorRole.Link, QColor("#0969da"))
     p.setColor(QPalette.ColorRole.Highlight, QColor("#0969da"))
     p.setColor(QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
-    p.setColor(QPalette.ColorRole.Mid, QColor("#d0d7de"))
+    p.setColor(QPalette.ColorRole.Light, QColor("#ffffff"))
     p.setColor(QPalette.ColorRole.Midlight, QColor("#e6e9ed"))
+    p.setColor(QPalette.ColorRole.Mid, QColor("#d0d7de"))
     p.setColor(QPalette.ColorRole.Dark, QColor("#8c959f"))
+    p.setColor(QPalette.ColorRole.Shadow, QColor("#424a53"))
     disabled = QColor("#8c959f")
     for role in (
         QPalette.ColorRole.Text,
@@ -94,6 +111,72 @@ def dark_palette() -> QPalette:
     return p
 
 
+#: Fusion's indicator outline is the window colour darkened by this factor (per element).
+_FUSION_OUTLINE_DARKER = {
+    QStyle.PrimitiveElement.PE_IndicatorCheckBox: 140,
+    QStyle.PrimitiveElement.PE_IndicatorRadioButton: 150,
+}
+
+
+def _mix(a: QColor, b: QColor, t: float) -> QColor:
+    return QColor(
+        round(a.red() + (b.red() - a.red()) * t),
+        round(a.green() + (b.green() - a.green()) * t),
+        round(a.blue() + (b.blue() - a.blue()) * t),
+    )
+
+
+def indicator_outline(
+    palette: QPalette, group: QPalette.ColorGroup = QPalette.ColorGroup.Active
+) -> QColor:
+    """The outline of a check box or radio button: between the base and the text colour of
+    ``group`` (nearer the text for a disabled widget, whose text colour is already dim)."""
+    t = 0.75 if group == QPalette.ColorGroup.Disabled else 0.6
+    return _mix(
+        palette.color(group, QPalette.ColorRole.Base),
+        palette.color(group, QPalette.ColorRole.Text),
+        t,
+    )
+
+
+class IndicatorStyle(QProxyStyle):
+    """Fusion whose check box and radio button outlines are :func:`indicator_outline`.
+
+    Fusion derives the outline from the window colour; the indicator is drawn with a copy of
+    the palette whose window colour Fusion will darken into the wanted outline. Check boxes
+    in item views and checkable group boxes are drawn through the same primitive.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(QStyleFactory.create("Fusion"))
+
+    def drawPrimitive(
+        self,
+        element: QStyle.PrimitiveElement,
+        option: QStyleOption,
+        painter: QPainter,
+        widget: QWidget | None = None,
+    ) -> None:
+        factor = _FUSION_OUTLINE_DARKER.get(element)
+        if factor is None:
+            super().drawPrimitive(element, option, painter, widget)
+            return
+        saved = QPalette(option.palette)
+        palette = QPalette(saved)
+        for group in (
+            QPalette.ColorGroup.Active,
+            QPalette.ColorGroup.Inactive,
+            QPalette.ColorGroup.Disabled,
+        ):
+            outline = indicator_outline(saved, group)
+            palette.setColor(group, QPalette.ColorRole.Window, outline.lighter(factor))
+        option.palette = palette
+        try:
+            super().drawPrimitive(element, option, painter, widget)
+        finally:
+            option.palette = saved
+
+
 def apply_theme(theme: str, app: QApplication | None = None) -> str:
     """Apply ``theme`` ("system", "light" or "dark") to the app; returns what was applied."""
     global _current
@@ -102,10 +185,10 @@ def apply_theme(theme: str, app: QApplication | None = None) -> str:
         return _current
     _remember_system(app)
     if theme == "light":
-        app.setStyle(QStyleFactory.create("Fusion"))
+        app.setStyle(IndicatorStyle())
         app.setPalette(light_palette())
     elif theme == "dark":
-        app.setStyle(QStyleFactory.create("Fusion"))
+        app.setStyle(IndicatorStyle())
         app.setPalette(dark_palette())
     else:
         theme = "system"

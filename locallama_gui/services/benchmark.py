@@ -258,10 +258,16 @@ def _mean(values: Iterable[float | None]) -> float | None:
     return sum(vs) / len(vs) if vs else None
 
 
+def _build_index(services: Services) -> None:
+    """Build the routing index (and the profiles under it) unless it is current."""
+    services.index  # noqa: B018 (built on first read)
+
+
 class _CapturingRunner(Runner):
     """A Runner whose performance samples are held back until the answer is graded, and
     which reports when it counts a free request (``on_free_recorded``, called under
-    ``guard`` together with the count)."""
+    ``guard`` together with the count). The index it reads first is built in a worker
+    thread (the job before may have invalidated the profiles)."""
 
     def __init__(
         self,
@@ -274,6 +280,10 @@ class _CapturingRunner(Runner):
         self.captured: list[PerformanceSample] = []
         self._guard = guard
         self._on_free_recorded = on_free_recorded
+
+    async def run(self, *args: Any, **kwargs: Any) -> RunResult:
+        await asyncio.to_thread(_build_index, self.services)
+        return await super().run(*args, **kwargs)
 
     def _add_sample(self, sample: PerformanceSample) -> bool:
         self.captured.append(sample)
@@ -367,14 +377,13 @@ class BenchmarkRunner:
             raise ValueError("no models to benchmark")
         if not tasks:
             raise ValueError("no tasks to run")
-        models: list[ModelInfo] = []
-        for mid in dict.fromkeys(model_ids):
-            models.append(self.services.find_model(mid))
+        models = await asyncio.to_thread(self._find_models, model_ids)
         self._cancel = cancel or asyncio.Event()
         state = _State(options=self.options, cancel=self._cancel)
         started = self.services.clock()
         categories = tuple(c for c in CATEGORIES if any(t.category == c for t in tasks))
-        before = self._probe_routes(categories)
+        # routing reads (and may first build) the index: CPU and SQLite work, off the loop
+        before = await asyncio.to_thread(self._probe_routes, categories)
         jobs = [(m, t) for t in tasks for m in models]
         state.total = len(jobs)
         results: list[BenchResult | None] = [None] * len(jobs)
@@ -402,14 +411,18 @@ class BenchmarkRunner:
 
         try:
             await asyncio.gather(*(one(k, m, t) for k, (m, t) in enumerate(jobs)))
-        finally:
+        except BaseException:
+            # what was stored so far must still reach the profiles (no rebuild here: the
+            # next reader rebuilds them, wherever it runs)
             self.services.invalidate_profiles()
-        after = self._probe_routes(categories)
+            raise
         final = [
             r if r is not None else self._result(m, t, CANCELLED, error="cancelled")
             for r, (m, t) in zip(results, jobs, strict=True)
         ]
-        return self._report(models, categories, final, state, before, after, started)
+        return await asyncio.to_thread(
+            self._finish, models, categories, final, state, before, started
+        )
 
     # --- one model x task -----------------------------------------------------------------
 
@@ -744,6 +757,26 @@ class BenchmarkRunner:
             cost_usd=None if r is None else r.cost_usd,
             cost_source=None if r is None else r.cost_source,
         )
+
+    def _find_models(self, model_ids: Sequence[str]) -> list[ModelInfo]:
+        """The catalogue entries of ``model_ids`` (reading the index may build it)."""
+        return [self.services.find_model(mid) for mid in dict.fromkeys(model_ids)]
+
+    def _finish(
+        self,
+        models: Sequence[ModelInfo],
+        categories: Sequence[str],
+        results: Sequence[BenchResult],
+        state: _State,
+        before: Mapping[str, str | None],
+        started: datetime,
+    ) -> BenchmarkReport:
+        """Rebuild the profiles and the index from the samples now stored, probe the routes
+        again and build the report: CPU and SQLite work, run in a worker thread (the loop
+        may be the GUI's)."""
+        self.services.invalidate_profiles()
+        after = self._probe_routes(categories)
+        return self._report(models, categories, results, state, before, after, started)
 
     def _probe_routes(self, categories: Sequence[str]) -> dict[str, str | None]:
         """The model routing would choose for each category's probe task (quota aside, so

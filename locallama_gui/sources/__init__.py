@@ -7,46 +7,118 @@ Failures are the typed errors of :mod:`.errors`.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from locallama_gui.core.models import Source
 
-from .errors import (
-    AuthError,
-    BadRequest,
-    BadResponse,
-    InsecureURLError,
-    ModerationError,
-    NotFoundError,
-    PaymentRequired,
-    ProviderDown,
-    RateLimited,
-    ResponseTooLarge,
-    SourceError,
-    SourceTimeout,
-    TimeoutError_,
-    Unreachable,
-    error_from_response,
-    redact,
-)
-from .http import HttpClient, HttpPolicy, check_url, is_private_host
-from .lmstudio import LMSTUDIO_DEFAULT_URL, LMStudioClient
-from .ollama import OLLAMA_DEFAULT_URL, OllamaClient, RunningModel, ollama_url_from_env
-from .openai_compat import OpenAICompatClient
-from .openrouter import OPENROUTER_BASE_URL, OpenRouterClient
-from .results import (
-    COST_COMPUTED,
-    COST_PROVIDER,
-    COST_UNKNOWN,
-    ChatResult,
-    Health,
-    HealthState,
-    KeyStatus,
-    ShowInfo,
-    with_computed_cost,
-)
+if TYPE_CHECKING:
+    import httpx
+
+    from .errors import (
+        AuthError,
+        BadRequest,
+        BadResponse,
+        InsecureURLError,
+        ModerationError,
+        NotFoundError,
+        PaymentRequired,
+        ProviderDown,
+        RateLimited,
+        ResponseTooLarge,
+        SourceError,
+        SourceTimeout,
+        TimeoutError_,
+        Unreachable,
+        error_from_response,
+        redact,
+    )
+    from .http import HttpClient, HttpPolicy, check_url, is_private_host
+    from .lmstudio import LMSTUDIO_DEFAULT_URL, LMStudioClient
+    from .ollama import OLLAMA_DEFAULT_URL, OllamaClient, RunningModel, ollama_url_from_env
+    from .openai_compat import OpenAICompatClient
+    from .openrouter import OPENROUTER_BASE_URL, OpenRouterClient
+    from .results import (
+        COST_COMPUTED,
+        COST_PROVIDER,
+        COST_UNKNOWN,
+        ChatResult,
+        Health,
+        HealthState,
+        KeyStatus,
+        ShowInfo,
+        with_computed_cost,
+    )
+
+    LocalClient = OllamaClient | LMStudioClient | OpenAICompatClient
+
+#: Where each public name lives. The submodules (and httpx with them) are imported the first
+#: time one of their names is used, so ``import locallama_gui.sources.errors`` stays cheap.
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "AuthError",
+            "BadRequest",
+            "BadResponse",
+            "InsecureURLError",
+            "ModerationError",
+            "NotFoundError",
+            "PaymentRequired",
+            "ProviderDown",
+            "RateLimited",
+            "ResponseTooLarge",
+            "SourceError",
+            "SourceTimeout",
+            "TimeoutError_",
+            "Unreachable",
+            "error_from_response",
+            "redact",
+        ),
+        "errors",
+    ),
+    **dict.fromkeys(("HttpClient", "HttpPolicy", "check_url", "is_private_host"), "http"),
+    **dict.fromkeys(("LMSTUDIO_DEFAULT_URL", "LMStudioClient"), "lmstudio"),
+    **dict.fromkeys(
+        ("OLLAMA_DEFAULT_URL", "OllamaClient", "RunningModel", "ollama_url_from_env"), "ollama"
+    ),
+    "OpenAICompatClient": "openai_compat",
+    **dict.fromkeys(("OPENROUTER_BASE_URL", "OpenRouterClient"), "openrouter"),
+    **dict.fromkeys(
+        (
+            "COST_COMPUTED",
+            "COST_PROVIDER",
+            "COST_UNKNOWN",
+            "ChatResult",
+            "Health",
+            "HealthState",
+            "KeyStatus",
+            "ShowInfo",
+            "with_computed_cost",
+        ),
+        "results",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LocalClient":
+        from .lmstudio import LMStudioClient
+        from .ollama import OllamaClient
+        from .openai_compat import OpenAICompatClient
+
+        value: Any = OllamaClient | LMStudioClient | OpenAICompatClient
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "COST_COMPUTED",
@@ -93,8 +165,6 @@ __all__ = [
     "with_computed_cost",
 ]
 
-LocalClient = OllamaClient | LMStudioClient | OpenAICompatClient
-
 
 @dataclass(frozen=True, slots=True)
 class LocalProbe:
@@ -123,6 +193,10 @@ def client_for(
     api_key: str | None = None,
 ) -> LocalClient:
     """The client class for a local ``source`` (OpenRouter has its own constructor)."""
+    from .lmstudio import LMStudioClient
+    from .ollama import OllamaClient
+    from .openai_compat import OpenAICompatClient
+
     if source is Source.OLLAMA:
         return OllamaClient(base_url, client, policy)
     if source is Source.LMSTUDIO:

@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,8 +177,25 @@ class RawResponse:
     elapsed_ms: float
 
 
+async def _close_response(response: httpx.Response, secrets: Iterable[str | None] = ()) -> None:
+    """Close ``response`` (its connection goes back to the pool, or is dropped); a failure to
+    close is logged, never raised over the reason the reading stopped."""
+    try:
+        await response.aclose()
+    except httpx.HTTPError as exc:
+        log.debug("closing a response failed: %s", redact(str(exc), tuple(secrets)))
+
+
 class StreamLines:
-    """Lines of a streamed body, bounded in size and time, with transport errors typed."""
+    """Lines of a streamed body, bounded in size and time, with transport errors typed.
+
+    Every generator here closes what it iterates (``contextlib.aclosing``) and the body
+    generator closes the response as soon as its consumer stops, whether it read to the end
+    or stopped early (at ``[DONE]``, on an error, or when closed). Nothing is left for the
+    garbage collector: with no asyncgen hooks installed on the loop, an abandoned httpx body
+    generator would be finalised synchronously and could not hand its connection back to the
+    pool, which then runs dry.
+    """
 
     def __init__(
         self,
@@ -204,16 +221,24 @@ class StreamLines:
 
     async def read_all(self) -> bytes:
         chunks = []
-        async for chunk in self._chunks():
-            chunks.append(chunk)
+        async with aclosing(self._chunks()) as body:
+            async for chunk in body:
+                chunks.append(chunk)
         return b"".join(chunks)
+
+    async def aclose(self) -> None:
+        """Close the response: its connection goes back to the pool (or is dropped)."""
+        await _close_response(self.response, self._secrets)
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         policy = self._http.policy
         total = 0
         url = str(self.response.request.url)
+        # Held here (not only by the loop) so it is still alive, and closed explicitly,
+        # after the response: httpx's own generators then find the connection released.
+        body = self.response.aiter_bytes()
         try:
-            async for chunk in self.response.aiter_bytes():
+            async for chunk in body:
                 total += len(chunk)
                 if total > policy.max_response_bytes:
                     raise ResponseTooLarge(
@@ -228,18 +253,22 @@ class StreamLines:
                 yield chunk
         except httpx.HTTPError as exc:
             raise self._http.transport_error(exc, url, self._secrets) from None
+        finally:
+            await self.aclose()
+            await body.aclose()
 
     async def lines(self) -> AsyncIterator[str]:
         """Decoded lines without their line endings (a final unterminated line included)."""
         buffer = b""
-        async for chunk in self._chunks():
-            buffer += chunk
-            while True:
-                cut = buffer.find(b"\n")
-                if cut < 0:
-                    break
-                line, buffer = buffer[:cut], buffer[cut + 1 :]
-                yield line.rstrip(b"\r").decode("utf-8", errors="replace")
+        async with aclosing(self._chunks()) as chunks:
+            async for chunk in chunks:
+                buffer += chunk
+                while True:
+                    cut = buffer.find(b"\n")
+                    if cut < 0:
+                        break
+                    line, buffer = buffer[:cut], buffer[cut + 1 :]
+                    yield line.rstrip(b"\r").decode("utf-8", errors="replace")
         if buffer:
             yield buffer.rstrip(b"\r").decode("utf-8", errors="replace")
 
@@ -341,13 +370,18 @@ class HttpClient:
             )
         chunks: list[bytes] = []
         total = 0
-        async for chunk in response.aiter_bytes():
-            total += len(chunk)
-            if total > limit:
-                raise ResponseTooLarge(
-                    f"response exceeded {limit} bytes; stopped reading", limit=limit, url=url
-                )
-            chunks.append(chunk)
+        body = response.aiter_bytes()  # closed after the response (see StreamLines)
+        try:
+            async for chunk in body:
+                total += len(chunk)
+                if total > limit:
+                    raise ResponseTooLarge(
+                        f"response exceeded {limit} bytes; stopped reading", limit=limit, url=url
+                    )
+                chunks.append(chunk)
+        finally:
+            await _close_response(response)
+            await body.aclose()
         return b"".join(chunks)
 
     async def _attempt(

@@ -193,7 +193,9 @@ class StreamState:
 
 
 async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
-    """The ``data`` payloads of a Server-Sent Events stream (comments and fields skipped)."""
+    """The ``data`` payloads of a Server-Sent Events stream (comments and fields skipped).
+
+    Closing it does not close ``lines``: whoever opened ``lines`` closes it (``aclosing``)."""
     pending: list[str] = []
     async for line in lines:
         if not line:
@@ -267,7 +269,7 @@ async def openai_chat_stream(
                 url=url,
             )
         state = StreamState()
-        async with aclosing(sse_data(s.lines())) as events:
+        async with aclosing(s.lines()) as lines, aclosing(sse_data(lines)) as events:
             async for payload in events:
                 if payload.strip() == "[DONE]":
                     state.done = True

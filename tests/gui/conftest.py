@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -25,12 +26,18 @@ def _session_qloop(qapp):
 @pytest.fixture
 def qloop(qapp, _session_qloop):
     """The qasync loop, marked running while the test lets Qt process events
-    (qtbot.wait / waitUntil). The mark is removed afterwards, so tests after this one
+    (qtbot.wait / waitUntil), with the asyncgen hooks ``run_forever`` would install (an async
+    generator left open is closed on the loop, as in the running app, not by the garbage
+    collector). The mark and the hooks are removed afterwards, so tests after this one
     (pytest-asyncio's own loops) start clean."""
     loop = _session_qloop
     asyncio.set_event_loop(loop)
     asyncio.events._set_running_loop(loop)
     loop._QEventLoop__is_running = True
+    old_hooks = sys.get_asyncgen_hooks()
+    sys.set_asyncgen_hooks(
+        firstiter=loop._asyncgen_firstiter_hook, finalizer=loop._asyncgen_finalizer_hook
+    )
     try:
         yield loop
     finally:
@@ -41,6 +48,7 @@ def qloop(qapp, _session_qloop):
             if all(t.done() for t in tasks):
                 break
             qapp.processEvents()
+        sys.set_asyncgen_hooks(*old_hooks)
         loop._QEventLoop__is_running = False
         asyncio.events._set_running_loop(None)
         asyncio.set_event_loop(None)

@@ -5,7 +5,6 @@ catalogue's details panel showing what was observed."""
 from __future__ import annotations
 
 import json
-import sys
 from decimal import Decimal
 
 import pytest
@@ -51,18 +50,6 @@ def _task(k: int, a: int, b: int, hold: bool = False) -> dict:
 
 
 @pytest.fixture
-def asyncgen_hooks(qloop):
-    """The hooks ``run_forever`` installs: async generators left open (a stream read up to
-    its last event) are closed on the loop, as in the running app, not by the GC."""
-    old = sys.get_asyncgen_hooks()
-    sys.set_asyncgen_hooks(
-        firstiter=qloop._asyncgen_firstiter_hook, finalizer=qloop._asyncgen_finalizer_hook
-    )
-    yield qloop
-    sys.set_asyncgen_hooks(*old)
-
-
-@pytest.fixture
 def scripted_ollama():
     with ScriptedOllama(answer_good_or_bad) as fake:
         yield fake
@@ -70,7 +57,7 @@ def scripted_ollama():
 
 
 @pytest.fixture
-def controller(qtbot, asyncgen_hooks, tmp_path, scripted_ollama, fast_policy):  # noqa: F811
+def controller(qtbot, qloop, tmp_path, scripted_ollama, fast_policy):  # noqa: F811
     catalogue = LoadedCatalogue(
         models=(local_model(GOOD, 7.0), local_model(BAD, 70.6)),
         skipped=(),

@@ -5,7 +5,6 @@ the environment key read-only, and Validate (GET /key against the loopback fake)
 from __future__ import annotations
 
 import asyncio
-import sys
 from dataclasses import replace
 from decimal import Decimal
 
@@ -27,16 +26,6 @@ from tests.fakes.fixtures import fake_api_key, openrouter_fake  # noqa: F401
 from tests.secrets.fakes import HangingKeyring
 
 KEY = "sk-or-v1-widgettest0123456789abcdefABCDEF"
-
-
-@pytest.fixture
-def asyncgen_hooks(qloop):
-    old = sys.get_asyncgen_hooks()
-    sys.set_asyncgen_hooks(
-        firstiter=qloop._asyncgen_firstiter_hook, finalizer=qloop._asyncgen_finalizer_hook
-    )
-    yield
-    sys.set_asyncgen_hooks(*old)
 
 
 def _start(qtbot, qloop, **kwargs) -> AppController:
@@ -213,7 +202,7 @@ def test_the_environment_key_is_read_only(qtbot, qloop, monkeypatch):
 
 
 @pytest.fixture
-def fake_controller(qtbot, qloop, asyncgen_hooks, openrouter_fake, fake_api_key, memory_keyring):  # noqa: F811
+def fake_controller(qtbot, qloop, openrouter_fake, fake_api_key, memory_keyring):  # noqa: F811
     memory_keyring.set_password(SERVICE, USERNAME, fake_api_key)
     c = _start(qtbot, qloop)
     settings = c.services.settings
@@ -280,7 +269,6 @@ def test_a_label_holding_the_whole_key_is_not_shown(qtbot, fake_controller, monk
 def test_a_rejected_key_is_said_plainly(
     qtbot,
     qloop,
-    asyncgen_hooks,
     openrouter_fake,  # noqa: F811
     memory_keyring,
 ):

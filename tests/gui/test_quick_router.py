@@ -4,7 +4,6 @@ loopback OpenRouter fake) and open in the playground; Esc closes."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from dataclasses import replace
 
 import pytest
@@ -25,19 +24,7 @@ PROMPT = "Translate 'where is the station' into German"
 
 
 @pytest.fixture
-def asyncgen_hooks(qloop):
-    """What ``run_forever`` would install: an async generator left suspended (an httpx
-    stream read up to ``[DONE]``) is closed on the loop, not at garbage collection."""
-    old = sys.get_asyncgen_hooks()
-    sys.set_asyncgen_hooks(
-        firstiter=qloop._asyncgen_firstiter_hook, finalizer=qloop._asyncgen_finalizer_hook
-    )
-    yield
-    sys.set_asyncgen_hooks(*old)
-
-
-@pytest.fixture
-def controller(qtbot, qloop, asyncgen_hooks, openrouter_fake, fake_api_key, memory_keyring):  # noqa: F811
+def controller(qtbot, qloop, openrouter_fake, fake_api_key, memory_keyring):  # noqa: F811
     memory_keyring.set_password(SERVICE, USERNAME, fake_api_key)
     c = AppController()
     c.start()

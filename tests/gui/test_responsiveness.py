@@ -106,7 +106,7 @@ def test_refresh_of_a_large_catalogue_never_blocks_the_gui_thread(qtbot, qloop, 
         window.show()
         controller.start()
         qtbot.waitUntil(lambda: controller.ready, timeout=10_000)
-        qtbot.wait(300)  # let the first catalogue table settle
+        qtbot.wait(2500)  # the first catalogue table built and settled, as in a running app
 
         finished: list[object] = []
         failed: list[str] = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,16 +23,6 @@ from tests.fakes.providers import REPLY_TEXT, OpenRouterFake
 
 MARK = "SWEEPTEST"
 SWEEP_KEY = f"sk-or-v1-{MARK}0f3a9c27b1d84e6a5c0b9f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0d1c2"
-
-
-@pytest.fixture
-def asyncgen_hooks(qloop):
-    old = sys.get_asyncgen_hooks()
-    sys.set_asyncgen_hooks(
-        firstiter=qloop._asyncgen_firstiter_hook, finalizer=qloop._asyncgen_finalizer_hook
-    )
-    yield
-    sys.set_asyncgen_hooks(*old)
 
 
 @pytest.fixture
@@ -62,7 +51,7 @@ def _files(home: Path) -> dict[str, bytes]:
 
 
 def test_the_key_leaves_no_trace_in_any_file(
-    qtbot, qloop, asyncgen_hooks, app_log, fake, memory_keyring, _isolated_home
+    qtbot, qloop, app_log, fake, memory_keyring, _isolated_home
 ):
     home = _isolated_home
     controller = AppController()

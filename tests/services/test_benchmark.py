@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import json
 import re
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -203,6 +204,42 @@ async def test_right_and_wrong_answers_move_profiles_and_routing(local_live, sto
     assert summary[GOOD].quality == 1.0 and summary[GOOD].graded == 4
     assert summary[BAD].cost_usd == Decimal(0)
     json.dumps(report.to_dict())  # a stable, serialisable document
+
+
+async def test_routing_probes_and_the_profile_rebuild_run_off_the_loop(local_live, monkeypatch):
+    """Routing and rebuilding the profiles and the index (CPU and SQLite work) run in worker
+    threads, never on the loop's thread (in the app, the GUI thread)."""
+    from locallama_gui.services import benchmark as benchmark_module
+    from locallama_gui.services import facade
+
+    services = local_live.services
+    loop_thread = threading.get_ident()
+    seen: dict[str, list[int]] = {"route": [], "index": [], "invalidate": []}
+
+    def spy(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            seen[name].append(threading.get_ident())
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(benchmark_module, "route", spy("route", benchmark_module.route))
+    monkeypatch.setattr(facade, "CatalogueIndex", spy("index", facade.CatalogueIndex))
+    monkeypatch.setattr(
+        services, "invalidate_profiles", spy("invalidate", services.invalidate_profiles)
+    )
+    tasks = [math_task(k, 10 + k, 20 + 3 * k) for k in range(2)]
+
+    report = await BenchmarkRunner(local_live).run([GOOD, BAD], tasks)
+
+    assert report.routing_before["math"] == BAD and report.routing_after["math"] == GOOD
+    assert len(seen["route"]) == 2  # the probe before the run and the one after
+    assert loop_thread not in seen["route"]
+    # every build of the index (and the profiles under it): before, between jobs, after
+    assert len(seen["index"]) >= 2
+    assert loop_thread not in seen["index"]
+    # the invalidation that makes the run's samples count before the second probe
+    assert seen["invalidate"][-1] != loop_thread
 
 
 def report_probe(category: str):

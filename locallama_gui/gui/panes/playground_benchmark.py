@@ -624,12 +624,6 @@ class TaskPicker(QGroupBox):
         self.selection_changed.emit()
 
 
-def restyle_banner(banner: Banner) -> None:
-    """Show a visible banner's message again, so its colours follow a theme change."""
-    if banner.isVisible():
-        banner.show_message(banner.text, banner.tone)
-
-
 # --------------------------------------------------------------------------- the view
 
 
@@ -1142,7 +1136,6 @@ class BenchmarkView(QWidget):
             self.matrix_model.set_palette(self.palette())
             if self.report is not None:
                 self._show_changes(self.report)
-            restyle_banner(self.banner)
         super().changeEvent(event)
 
 
@@ -1161,5 +1154,4 @@ __all__ = [
     "preset_ids",
     "quality_colour",
     "read_task_file",
-    "restyle_banner",
 ]

@@ -47,7 +47,7 @@ from locallama_gui.gui.models.cost_model import (
     RecordTableModel,
     make_sort_proxy,
 )
-from locallama_gui.gui.panes.playground_benchmark import JobList, restyle_banner
+from locallama_gui.gui.panes.playground_benchmark import JobList
 from locallama_gui.gui.widgets.charts import LineChart, Series
 from locallama_gui.gui.widgets.states import Banner
 from locallama_gui.services.evaluate import evaluate_files, load_outcomes, report_view
@@ -501,13 +501,6 @@ class ReplayView(QWidget):
         self._update_buttons()
         self.status.setText("The replay did not run.")
         self.banner.show_message(f"The replay did not run: {exc}", "error")
-
-    def changeEvent(self, event: Any) -> None:
-        from PySide6.QtCore import QEvent
-
-        if event.type() == QEvent.Type.PaletteChange:
-            restyle_banner(self.banner)
-        super().changeEvent(event)
 
     # --- results --------------------------------------------------------------------------
 

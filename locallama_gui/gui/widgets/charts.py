@@ -7,6 +7,7 @@ floats for drawing only: the labels shown next to bars are given as text by the 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,22 @@ def nice_ticks(hi: float, count: int = 5) -> list[float]:
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     n = math.ceil(hi / step - 1e-9)
     return [k * step for k in range(n + 1)]
+
+
+#: Least horizontal space between two tick labels, in pixels.
+TICK_GAP = 8.0
+
+
+def thin_ticks(lefts: Sequence[float], widths: Sequence[float], gap: float = TICK_GAP) -> list[int]:
+    """Indices of the tick labels to draw: every k-th label from the first, with the
+    smallest ``k`` at which no two drawn labels (left edges ``lefts``, in increasing order,
+    and ``widths``) come closer than ``gap``. The first label is always kept."""
+    n = len(lefts)
+    for k in range(1, n + 1):
+        kept = list(range(0, n, k))
+        if all(lefts[b] >= lefts[a] + widths[a] + gap for a, b in itertools.pairwise(kept)):
+            return kept
+    return []
 
 
 def _short_number(v: float) -> str:
@@ -183,6 +200,32 @@ class BarChart(_ChartBase):
         row_h = plot.height() / max(1, len(self._bars))
         return plot, label_w, text_w, row_h
 
+    def _ticks(self) -> list[float]:
+        known = [b.value for b in self._bars if b.value is not None]
+        return nice_ticks(max(known, default=0.0))
+
+    def tick_labels(self) -> list[tuple[float, str, QRectF]]:
+        """The value-axis ticks drawn at the current width, each with its label and the
+        label's rectangle: the round ticks, thinned out (every second, third, ...) so that
+        the labels, measured with the widget's font, never crowd together."""
+        if not self._bars:
+            return []
+        fm = self.fontMetrics()
+        plot = self._layout()[0]
+        ticks = self._ticks()
+        top = ticks[-1] if ticks[-1] > 0 else 1.0
+        labels = [self._format_tick(t) for t in ticks]
+        widths = [float(fm.horizontalAdvance(label)) for label in labels]
+        lefts = []
+        for t, w in zip(ticks, widths, strict=True):
+            x = plot.left() + plot.width() * (t / top)
+            lefts.append(min(x - w / 2, plot.right() - w / 2))
+        y = plot.bottom() + 3
+        return [
+            (ticks[k], labels[k], QRectF(lefts[k], y, widths[k], fm.height()))
+            for k in thin_ticks(lefts, widths)
+        ]
+
     def paintEvent(self, event: object) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -195,26 +238,19 @@ class BarChart(_ChartBase):
             return
         fm = self.fontMetrics()
         plot, label_w, _, row_h = self._layout()
-        known = [b.value for b in self._bars if b.value is not None]
-        hi = max(known, default=0.0)
-        ticks = nice_ticks(hi)
+        ticks = self._ticks()
         top = ticks[-1] if ticks[-1] > 0 else 1.0
 
         def x_of(v: float) -> float:
             return plot.left() + plot.width() * (v / top)
 
-        # grid and tick labels
-        for t in ticks:
+        # grid and tick labels (as many as fit the width)
+        for t, label, rect in self.tick_labels():
             x = x_of(t)
             p.setPen(QPen(grid_c, 1))
             p.drawLine(QPointF(x, plot.top()), QPointF(x, plot.bottom()))
             p.setPen(muted_c)
-            label = self._format_tick(t)
-            w = fm.horizontalAdvance(label)
-            p.drawText(
-                QPointF(min(x - w / 2, plot.right() - w / 2), plot.bottom() + fm.ascent() + 3),
-                label,
-            )
+            p.drawText(QPointF(rect.left(), rect.top() + fm.ascent()), label)
         if self._axis_label:
             p.drawText(
                 QRectF(plot.left(), plot.bottom() + fm.height() + 4, plot.width(), fm.height()),

@@ -56,7 +56,9 @@ class StateView(QWidget):
         self._detail.setWordWrap(True)
         self._detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._detail.setMaximumWidth(560)
-        self._button = QPushButton(action or "")
+        # Parented at once: a parentless button made visible would flash up as a window of its
+        # own (and take the activation from the app's window).
+        self._button = QPushButton(action or "", self)
         self._button.setVisible(bool(action))
         self._button.clicked.connect(self.action_triggered)
         self._extra = QVBoxLayout()
@@ -137,6 +139,9 @@ class Banner(QFrame):
     """A one-line message above a pane's content: info, warning, error or success.
 
     It has an optional action button and a close button; ``dismissed`` is emitted on close.
+    Its colours follow the palette: a light/dark switch recolours a banner on show, hidden or
+    not. (The coloured style sheet sits on an inner frame: a widget with a style sheet of its
+    own gets a fixed palette and no longer hears of palette changes.)
     """
 
     action_triggered = Signal()
@@ -145,9 +150,12 @@ class Banner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("banner")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setFrameShape(QFrame.Shape.NoFrame)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self._tone = "info"
+        self._body = QFrame()
+        self._body.setObjectName("bannerBody")
+        self._body.setFrameShape(QFrame.Shape.StyledPanel)
         self._label = QLabel()
         self._label.setWordWrap(True)
         self._label.setTextFormat(Qt.TextFormat.PlainText)
@@ -161,11 +169,15 @@ class Banner(QFrame):
         self._close.setToolTip("Dismiss")
         self._close.setAutoRaise(True)
         self._close.clicked.connect(self.dismiss)
-        layout = QHBoxLayout(self)
+        layout = QHBoxLayout(self._body)
         layout.setContentsMargins(10, 6, 6, 6)
         layout.addWidget(self._label, 1)
         layout.addWidget(self._action)
         layout.addWidget(self._close)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self._body)
+        self._restyle()
         self.setVisible(False)
 
     @property
@@ -202,14 +214,14 @@ class Banner(QFrame):
             self.dismissed.emit()
 
     def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.PaletteChange:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange):
             self._restyle()
         super().changeEvent(event)
 
     def _restyle(self) -> None:
-        fg, bg, border = theme.tone_colours(self._tone, theme.is_dark())
+        fg, bg, border = theme.tone_colours(self._tone, theme.is_dark(self.palette()))
         _set_sheet(
-            self,
-            f"QFrame#banner {{ background: {bg}; border: 1px solid {border}; "
-            f"border-radius: 4px; }} QFrame#banner QLabel {{ color: {fg}; }}",
+            self._body,
+            f"QFrame#bannerBody {{ background: {bg}; border: 1px solid {border}; "
+            f"border-radius: 4px; }} QFrame#bannerBody QLabel {{ color: {fg}; }}",
         )
