@@ -306,7 +306,11 @@ class CostPane(QWidget):
         self.table.setWordWrap(False)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # readable widths the user can drag for the model id and the limits; figures fit
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        hh.resizeSection(0, 210)
+        hh.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        hh.resizeSection(2, 170)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         hh.setStretchLastSection(False)
         self.chart = BarChart("Cost per month")

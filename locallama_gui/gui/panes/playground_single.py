@@ -435,9 +435,11 @@ class SingleTaskView(QWidget):
         self.candidate_proxy = make_sort_proxy(self.candidate_model, self)
         self.candidate_table = _table(self.candidate_proxy)
         self.candidate_table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # model ids are long: a readable width the user can drag, the figures sized to fit
         self.candidate_table.horizontalHeader().setSectionResizeMode(
-            1, QHeaderView.ResizeMode.Stretch
+            1, QHeaderView.ResizeMode.Interactive
         )
+        self.candidate_table.horizontalHeader().resizeSection(1, MODEL_COLUMN_WIDTH)
         self.rejected_model = RejectedTableModel(self)
         self.rejected_proxy = make_sort_proxy(self.rejected_model, self)
         self.rejected_table = _table(self.rejected_proxy)
@@ -840,6 +842,9 @@ class SingleTaskView(QWidget):
     @property
     def running(self) -> bool:
         return self._run_job is not None
+
+
+MODEL_COLUMN_WIDTH = 250
 
 
 def _table(model: Any) -> QTableView:
