@@ -383,6 +383,18 @@ def _add_policy_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+MAX_SIMULATED_TASKS = 1_000_000
+
+
+def _task_count(text: str) -> int:
+    value = nonneg_int(text)
+    if value > MAX_SIMULATED_TASKS:
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_SIMULATED_TASKS:,} tasks per run (got {value:,})"
+        )
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list the model catalogue")
     p.add_argument("--free", action="store_true", help="free models only")
@@ -427,7 +439,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_route)
 
     p = sub.add_parser("simulate", help="route a batch of tasks over simulated days")
-    p.add_argument("--tasks", type=nonneg_int, default=1000, metavar="N")
+    p.add_argument("--tasks", type=_task_count, default=1000, metavar="N")
     p.add_argument("--tasks-per-day", type=pos_int, default=200, metavar="N")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--start", type=when, metavar="ISO", help="first simulated day (UTC)")

@@ -226,6 +226,8 @@ def simulate(
     turns true the run stops and the partial result is returned with ``cancelled=True``.
     """
     step = max(1, progress_every)
+    # the quota only moves forward in time: route the tasks in time order (stable for ties)
+    tasks = sorted(tasks, key=lambda st: as_utc(st.at))
     quota = quota or FreeQuota(credits_purchased=credits_purchased)
     baseline: ModelInfo | None = None
     if baseline_id is not None:

@@ -181,16 +181,22 @@ class Services:
         return quota
 
     def quota_status(self, now: datetime | None = None) -> QuotaStatus:
-        return self.quota.status(now or self.clock())
+        quota = self.quota
+        with self._lock:  # workers, the runner and the GUI's readers share one quota
+            return quota.status(now or self.clock())
 
     def record_free_request(self, when: datetime | None = None) -> None:
         when = when or self.clock()
-        self.quota.record_request(when)
+        quota = self.quota
+        with self._lock:
+            quota.record_request(when)
         if self.store is not None:
             self.store.add_quota_event(when, "request")
 
     def record_free_limit(self, scope: str, when: datetime, reset_at: datetime | None) -> None:
-        self.quota.record_limit(scope, when, reset_at)
+        quota = self.quota
+        with self._lock:
+            quota.record_limit(scope, when, reset_at)
         if self.store is not None:
             kind = "limit_day" if scope == "day" else "limit_minute"
             self.store.add_quota_event(when, kind, reset_at)

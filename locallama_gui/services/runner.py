@@ -332,10 +332,14 @@ class Runner:
             if state.paid_blocked and model.tier is not Tier.FREE:
                 return "OpenRouter needs credits for paid models"
         if model.tier is Tier.FREE:
-            if state.free_day_blocked or self.services.quota_status(now).day_exhausted:
+            status = self.services.quota_status(now)
+            if state.free_day_blocked or status.day_exhausted:
                 midnight = next_utc_midnight(now)
                 return f"free-model daily limit reached (until {midnight:%Y-%m-%d %H:%M} UTC)"
-            if state.free_minute_blocked:
+            # a full minute window means a certain 429: skip, unless the policy would wait
+            if state.free_minute_blocked or (
+                status.minute_exhausted and self.policy.max_wait_s <= 0
+            ):
                 return "free-model per-minute limit reached"
         entry = self.quarantine.active(model.id, now)
         if entry is not None:

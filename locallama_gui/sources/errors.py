@@ -81,7 +81,8 @@ class AuthError(SourceError):
     """401: the API key is missing, invalid, disabled or expired."""
 
     default_user_message = (
-        "The API key was rejected. Check it in Settings (OpenRouter keys start with sk-or-)."
+        "The API key was rejected. Check it in Settings: copy the whole key again from "
+        "openrouter.ai/settings/keys."
     )
 
 

@@ -343,3 +343,34 @@ def test_bench_quick_prints_the_figures(capsys):
     for key in ("route_p50_us", "route_p99_us", "cost_all_models_ms", "simulate_tasks_per_s"):
         assert data[key] > 0
     assert data["models"] == 434
+
+
+def test_simulate_refuses_an_absurd_task_count(capsys):
+    code, _, err = run(capsys, "simulate", "--tasks", "100000000000")
+    assert code == 2 and "at most 1,000,000 tasks" in err
+
+
+def test_simulate_routes_imported_tasks_in_time_order(capsys, tmp_path):
+    """The free quota only moves forward: tasks listed out of time order must not reset it."""
+    lines = []
+    for k in range(120):
+        day = "2026-08-14" if k % 2 == 0 else "2026-08-15"
+        lines.append(
+            json.dumps(
+                {
+                    "prompt_tokens": 100,
+                    "output_tokens": 50,
+                    "complexity": 0.2,
+                    "at": f"{day}T10:{k // 2:02d}:00+00:00",
+                }
+            )
+        )
+    shuffled = tmp_path / "shuffled.jsonl"
+    shuffled.write_text("\n".join(lines))
+    in_order = tmp_path / "in_order.jsonl"
+    in_order.write_text("\n".join(sorted(lines, key=lambda line: json.loads(line)["at"])))
+    a = run_json(capsys, "simulate", "--tasks-file", str(shuffled), "--free", "only", "--rows")
+    b = run_json(capsys, "simulate", "--tasks-file", str(in_order), "--free", "only", "--rows")
+    assert a["tier_counts"] == b["tier_counts"]
+    # 60 tasks a day and 50 free requests a day: the cap is reached on both days
+    assert len(a["free_day_exhausted_at"]) == 2

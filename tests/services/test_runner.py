@@ -429,7 +429,9 @@ async def test_a_repeat_quarantine_lasts_twice_as_long(ready, store, clock, open
 async def test_rate_limits_never_quarantine(ready, store, clock, openrouter_fake):
     runner = Runner(ready)
     openrouter_fake.fail_next(CHAT, fk.RATE_LIMIT_MINUTE, times=4)
-    for _ in range(4):
-        run = await runner.run([FREE_1], "hi")
-        assert outcomes(run) == [(FREE_1, RATE_LIMITED)]
+    runs = [await runner.run([FREE_1], "hi") for _ in range(4)]
+    assert outcomes(runs[0]) == [(FREE_1, RATE_LIMITED)]
+    # the minute window is known to be full now: no request is sent for a certain 429
+    assert all(outcomes(r) == [(FREE_1, SKIPPED)] for r in runs[1:])
+    assert len(openrouter_fake.requests_to(CHAT)) == 1
     assert store.quarantined(clock.now) == []
