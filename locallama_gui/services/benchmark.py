@@ -386,6 +386,8 @@ class BenchmarkRunner:
         before = await asyncio.to_thread(self._probe_routes, categories)
         jobs = [(m, t) for t in tasks for m in models]
         state.total = len(jobs)
+        # token counts of long prompts and the free quota's first read: off the loop too
+        await asyncio.to_thread(self._warm, jobs, state)
         results: list[BenchResult | None] = [None] * len(jobs)
 
         async def one(k: int, model: ModelInfo, task: BenchTask) -> None:
@@ -482,6 +484,11 @@ class BenchmarkRunner:
                 if not (retry and attempt == 0):
                     return res
             return res
+
+    def _warm(self, jobs: list[tuple[ModelInfo, BenchTask]], state: _State) -> None:
+        _ = self.services.quota
+        for model, task in jobs:
+            self._prompt_tokens(model, task, state)
 
     def _prompt_tokens(self, model: ModelInfo, task: BenchTask, state: _State) -> int:
         key = (task.id, model.tokenizer)
@@ -629,13 +636,15 @@ class BenchmarkRunner:
         )
         stored: bool | None = None
 
-        def store(quality: float | None) -> bool:
+        async def store(quality: float | None) -> bool:
             nonlocal stored
             if stored is None:
+                stored = False  # once only, even if the write below is interrupted
                 samples = list(runner.captured)
                 if quality is not None and samples and samples[-1].success:
                     samples[-1] = dataclasses.replace(samples[-1], quality=quality)
-                stored = self._store_samples(samples, state)
+                # SQLite in a worker thread: the loop may be the GUI's
+                stored = await asyncio.to_thread(self._store_samples, samples, state)
             return stored
 
         try:
@@ -647,11 +656,11 @@ class BenchmarkRunner:
                 on_attempt=on_attempt,
             )
             if run.cancelled:
-                store(None)
+                await store(None)
                 return self._result(model, task, CANCELLED, error="cancelled"), False
             if not run.ok:
                 res, retry = self._failed(model, task, run, state)
-                return dataclasses.replace(res, stored=store(None)), retry
+                return dataclasses.replace(res, stored=await store(None)), retry
             result = run.result
             assert result is not None
             cost = result.cost_usd
@@ -664,11 +673,11 @@ class BenchmarkRunner:
             graded = await self._grade(task, result.text, state)
             if graded is None:
                 res = self._from_run(model, task, CANCELLED, run, None, "cancelled")
-                return dataclasses.replace(res, stored=store(None)), False
+                return dataclasses.replace(res, stored=await store(None)), False
             res = self._from_run(model, task, OK, run, graded, None)
-            return dataclasses.replace(res, stored=store(graded.quality)), False
+            return dataclasses.replace(res, stored=await store(graded.quality)), False
         finally:
-            store(None)  # whatever was answered keeps its sample, graded or not
+            await store(None)  # whatever was answered keeps its sample, graded or not
 
     async def _grade(self, task: BenchTask, text: str, state: _State) -> GradeResult | None:
         if task.kind != "code":
