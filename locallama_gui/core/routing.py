@@ -663,9 +663,12 @@ class RouteDecision:
                 else:
                     chain.append(extra)
             else:
-                paid_pos = [k for k, i in enumerate(chain) if models[i].tier is paid]
+                # every paid candidate is in the chain already: end with the last paid fallback,
+                # keeping the free and local fallbacks before it. When the only paid model is the
+                # chosen one, nothing is moved: a free outage cannot strand a paid choice.
+                paid_pos = [k for k, i in enumerate(chain) if models[i].tier is paid and k > 0]
                 if paid_pos:
-                    del chain[paid_pos[-1] + 1 :]
+                    chain.append(chain.pop(paid_pos[-1]))
         self._chain = chain
 
     @property

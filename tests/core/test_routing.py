@@ -595,10 +595,10 @@ def test_chain_falls_back_to_below_threshold_models_when_few_qualify():
     # complexity 0.8 needs 0.74: only acme/great (0.858) qualifies
     d = route(Task(prompt_tokens=10, complexity=0.8), Policy(fallback_depth=3), ctx(KNOWN))
     assert not d.below_threshold
-    assert [c.eligible for c in d.chain] == [True, False, False]
-    # below-threshold fallbacks best quality first; the trailing local model is dropped so
-    # the chain ends with a paid model
-    assert d.chain_ids == ("acme/great", "acme/good:free", "acme/good")
+    assert [c.eligible for c in d.chain] == [True, False, False, False]
+    # below-threshold fallbacks best quality first; the paid fallback moves to the end so the
+    # chain ends with a paid model, and the local fallback is kept before it
+    assert d.chain_ids == ("acme/great", "acme/good:free", "llama3.1:8b", "acme/good")
 
 
 def test_poor_observed_success_ranks_lower():
@@ -772,3 +772,16 @@ def test_real_catalogue_index_reuse_matches_fresh(real):
             warm = route(t, p, shared).to_dict()
             cold = route(t, p, RoutingContext(index=CatalogueIndex(reversed(real)), now=NOW))
             assert warm == cold.to_dict()
+
+
+def test_avoid_keeps_free_fallbacks_when_the_only_paid_model_is_chosen():
+    """With free models avoided and one paid model allowed, the paid model is chosen and the
+    free ones stay in the chain as fallbacks (they are avoided, not removed)."""
+    d = route(
+        Task(prompt_tokens=10, complexity=0.2),
+        Policy(free_preference=FreePreference.AVOID, allow=("acme/great", "*:free")),
+        ctx(KNOWN),
+    )
+    assert d.chain[0].tier is Tier.PAID
+    assert len(d.chain_ids) > 1
+    assert all(c.tier is Tier.FREE for c in d.chain[1:])

@@ -430,8 +430,10 @@ def check_decision(d: RouteDecision, task: Task, policy: Policy, ctx: RoutingCon
         and policy.free_preference is not FreePreference.ONLY
         and not policy.local_only
     )
-    if paid_ok and any(c.tier is Tier.PAID for c in d.candidates):
-        assert by_id[chain_ids[-1]].tier is Tier.PAID
+    paid_candidates = [c for c in d.candidates if c.tier is Tier.PAID]
+    if paid_ok and paid_candidates:
+        only_paid_is_chosen = len(paid_candidates) == 1 and paid_candidates[0].id == chain_ids[0]
+        assert by_id[chain_ids[-1]].tier is Tier.PAID or only_paid_is_chosen
 
     # below threshold: nothing eligible, and chosen is the best available by quality
     required = d.required_quality
@@ -587,7 +589,7 @@ def assert_chain_follows_contract(
             else:
                 chain.append(extra)
         else:
-            paid_pos = [k for k, i in enumerate(chain) if tiers[i] is Tier.PAID]
+            paid_pos = [k for k, i in enumerate(chain) if tiers[i] is Tier.PAID and k > 0]
             if paid_pos:
-                del chain[paid_pos[-1] + 1 :]
+                chain.append(chain.pop(paid_pos[-1]))
     assert list(d.chain_ids) == chain
