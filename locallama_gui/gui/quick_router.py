@@ -38,6 +38,7 @@ from locallama_gui.gui.panes.playground_single import (
     default_executor_factory,
     route_for_view,
 )
+from locallama_gui.gui.widgets.streaming import append_streamed
 from locallama_gui.sources.errors import redact
 
 log = logging.getLogger(__name__)
@@ -436,10 +437,7 @@ class QuickRouter(QWidget):
         self.run_status.setText(f"Asking {model_id}…")
 
     def _on_delta(self, text: str) -> None:
-        cursor = self.output.textCursor()
-        cursor.movePosition(cursor.MoveOperation.End)
-        cursor.insertText(text)
-        self.output.setTextCursor(cursor)
+        append_streamed(self.output, text)
 
     def _run_done(self, result: Any) -> None:
         self._run_job = None

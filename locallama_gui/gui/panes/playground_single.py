@@ -60,6 +60,7 @@ from locallama_gui.gui.models.sim_model import (
     RejectedTableModel,
 )
 from locallama_gui.gui.widgets.states import Banner
+from locallama_gui.gui.widgets.streaming import append_streamed
 
 log = logging.getLogger(__name__)
 
@@ -784,10 +785,7 @@ class SingleTaskView(QWidget):
         self.run_status.setText(f"Asking {model_id}…")
 
     def _on_delta(self, text: str) -> None:
-        cursor = self.run_output.textCursor()
-        cursor.movePosition(cursor.MoveOperation.End)
-        cursor.insertText(text)
-        self.run_output.setTextCursor(cursor)
+        append_streamed(self.run_output, text)
 
     def _run_done(self, result: Any) -> None:
         self._run_job = None
