@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -47,3 +48,33 @@ def memory_keyring():
     backend = MemoryKeyring()
     keyring.set_keyring(backend)
     return backend
+
+
+class _WarningRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def _no_unexpected_warning_logs(request):
+    """A test that logs a warning it did not declare fails (DESIGN.md, Conventions).
+
+    Tests that provoke one on purpose (a corrupt database, an unhandled exception) say so
+    with ``@pytest.mark.expected_warning_logs``.
+    """
+    handler = _WarningRecords()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("expected_warning_logs") is None:
+        lines = "\n".join(
+            f"  {r.levelname} {r.name}: {r.getMessage()[:200]}" for r in handler.records[:5]
+        )
+        pytest.fail(f"unexpected warning logged:\n{lines}", pytrace=False)

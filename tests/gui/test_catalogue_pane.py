@@ -351,6 +351,7 @@ def test_cancel_refresh(pane, controller, qtbot):
     assert "cancelled" in pane.refresh_banner.text
 
 
+@pytest.mark.expected_warning_logs
 def test_loading_then_error_state(qtbot, qloop):
     def broken() -> Services:
         raise OSError("disk full")

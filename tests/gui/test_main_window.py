@@ -198,6 +198,7 @@ def _raise_in_a_slot(monkeypatch) -> ExceptionDialogHook:
     return hook
 
 
+@pytest.mark.expected_warning_logs
 @pytest.mark.qt_no_exception_capture
 def test_unhandled_exception_in_a_slot_is_redacted_and_the_app_keeps_running(
     qtbot, controller, monkeypatch, caplog
@@ -214,6 +215,7 @@ def test_unhandled_exception_in_a_slot_is_redacted_and_the_app_keeps_running(
     qtbot.waitUntil(lambda: w.catalogue_pane.proxy.rowCount() == 2, timeout=2000)
 
 
+@pytest.mark.expected_warning_logs
 @pytest.mark.qt_no_exception_capture
 def test_unhandled_exception_shows_a_redacted_dialog(qtbot, controller, monkeypatch):
     open_window(qtbot, controller)

@@ -50,6 +50,7 @@ def _files(home: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.expected_warning_logs
 def test_the_key_leaves_no_trace_in_any_file(
     qtbot, qloop, app_log, fake, memory_keyring, _isolated_home
 ):

@@ -113,6 +113,7 @@ def test_services_quota_is_restored_from_the_store():
         services.close()
 
 
+@pytest.mark.expected_warning_logs
 def test_services_open_survives_a_corrupt_database(_isolated_home):
     from locallama_gui.store.paths import database_path
 

@@ -139,6 +139,7 @@ def _aside_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if ".corrupt-" in p.name)
 
 
+@pytest.mark.expected_warning_logs
 def test_garbage_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "locallama.db"
     garbage = os.urandom(8192)
@@ -159,6 +160,7 @@ def test_garbage_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFi
     assert "moved aside" in caplog.text
 
 
+@pytest.mark.expected_warning_logs
 @pytest.mark.parametrize("keep", [0.5, 0.05, 100])
 def test_truncated_database_is_moved_aside(tmp_path: Path, keep: float) -> None:
     path = tmp_path / "locallama.db"
@@ -179,6 +181,7 @@ def test_truncated_database_is_moved_aside(tmp_path: Path, keep: float) -> None:
         assert s.samples() == [sample(3)]
 
 
+@pytest.mark.expected_warning_logs
 def test_second_recovery_gets_its_own_name(tmp_path: Path) -> None:
     path = tmp_path / "locallama.db"
     path.write_bytes(b"garbage one" * 500)
@@ -209,6 +212,7 @@ def test_unmovable_corrupt_file_is_a_clear_error(
     assert path.read_bytes() == garbage
 
 
+@pytest.mark.expected_warning_logs
 @pytest.mark.skipif(os.name == "nt", reason="open files cannot be moved on Windows")
 def test_wal_and_shm_move_with_the_database(tmp_path: Path) -> None:
     path = tmp_path / "locallama.db"
@@ -257,6 +261,7 @@ def _fail_first_connect(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(db_module.sqlite3, "connect", connect)
 
 
+@pytest.mark.expected_warning_logs
 def test_unopenable_file_is_moved_aside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "locallama.db"
     with Store(path) as s:
@@ -580,6 +585,7 @@ def test_old_snapshots_are_pruned(store: Store, openrouter_models: list[ModelInf
     assert len(store.catalogue_history("ollama")) == 1
 
 
+@pytest.mark.expected_warning_logs
 def test_unreadable_newest_snapshot_falls_back(
     store: Store, openrouter_models: list[ModelInfo], caplog: pytest.LogCaptureFixture
 ) -> None:
