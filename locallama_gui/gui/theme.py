@@ -43,72 +43,71 @@ def _remember_system(app: QApplication) -> None:
         _system_palette = QPalette(app.palette())
 
 
-def light_palette() -> QPalette:
+_R = QPalette.ColorRole
+
+#: The forced themes, role by role: the same roles in both, so neither can miss one.
+LIGHT_COLOURS = {
+    _R.Window: "#f3f4f6",
+    _R.WindowText: "#1f2328",
+    _R.Base: "#ffffff",
+    _R.AlternateBase: "#f6f8fa",
+    _R.ToolTipBase: "#ffffe8",
+    _R.ToolTipText: "#1f2328",
+    _R.PlaceholderText: "#6e7781",
+    _R.Text: "#1f2328",
+    _R.Button: "#eaeef2",
+    _R.ButtonText: "#1f2328",
+    _R.BrightText: "#cf222e",
+    _R.Link: "#0969da",
+    _R.Highlight: "#0969da",
+    _R.HighlightedText: "#ffffff",
+    _R.Light: "#ffffff",
+    _R.Midlight: "#e6e9ed",
+    _R.Mid: "#d0d7de",
+    _R.Dark: "#8c959f",
+    _R.Shadow: "#424a53",
+}
+LIGHT_DISABLED = "#8c959f"
+
+DARK_COLOURS = {
+    _R.Window: "#1e2227",
+    _R.WindowText: "#e6edf3",
+    _R.Base: "#16191d",
+    _R.AlternateBase: "#1c2025",
+    _R.ToolTipBase: "#2d333b",
+    _R.ToolTipText: "#e6edf3",
+    _R.PlaceholderText: "#7d8590",
+    _R.Text: "#e6edf3",
+    _R.Button: "#2d333b",
+    _R.ButtonText: "#e6edf3",
+    _R.BrightText: "#ff7b72",
+    _R.Link: "#58a6ff",
+    _R.Highlight: "#1f6feb",
+    _R.HighlightedText: "#ffffff",
+    _R.Light: "#3d444d",
+    _R.Midlight: "#30363d",
+    _R.Mid: "#30363d",
+    _R.Dark: "#0d1117",
+    _R.Shadow: "#010409",
+}
+DARK_DISABLED = "#6e7681"
+
+
+def _palette(colours: dict[QPalette.ColorRole, str], disabled: str) -> QPalette:
     p = QPalette()
-    window = QColor("#f3f4f6")
-    base = QColor("#ffffff")
-    text = QColor("#1f2328")
-    p.setColor(QPalette.ColorRole.Window, window)
-    p.setColor(QPalette.ColorRole.WindowText, text)
-    p.setColor(QPalette.ColorRole.Base, base)
-    p.setColor(QPalette.ColorRole.AlternateBase, QColor("#f6f8fa"))
-    p.setColor(QPalette.ColorRole.ToolTipBase, QColor("#ffffe8"))
-    p.setColor(QPalette.ColorRole.ToolTipText, text)
-    p.setColor(QPalette.ColorRole.PlaceholderText, QColor("#6e7781"))
-    p.setColor(QPalette.ColorRole.Text, text)
-    p.setColor(QPalette.ColorRole.Button, QColor("#eaeef2"))
-    p.setColor(QPalette.ColorRole.ButtonText, text)
-    p.setColor(QPalette.ColorRole.BrightText, QColor("#cf222e"))
-    p.setColor(QPalette.ColorRole.Link, QColor("#0969da"))
-    p.setColor(QPalette.ColorRole.Highlight, QColor("#0969da"))
-    p.setColor(QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
-    p.setColor(QPalette.ColorRole.Light, QColor("#ffffff"))
-    p.setColor(QPalette.ColorRole.Midlight, QColor("#e6e9ed"))
-    p.setColor(QPalette.ColorRole.Mid, QColor("#d0d7de"))
-    p.setColor(QPalette.ColorRole.Dark, QColor("#8c959f"))
-    p.setColor(QPalette.ColorRole.Shadow, QColor("#424a53"))
-    disabled = QColor("#8c959f")
-    for role in (
-        QPalette.ColorRole.Text,
-        QPalette.ColorRole.ButtonText,
-        QPalette.ColorRole.WindowText,
-    ):
-        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    for role, colour in colours.items():
+        p.setColor(role, QColor(colour))
+    for role in (_R.Text, _R.ButtonText, _R.WindowText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(disabled))
     return p
+
+
+def light_palette() -> QPalette:
+    return _palette(LIGHT_COLOURS, LIGHT_DISABLED)
 
 
 def dark_palette() -> QPalette:
-    p = QPalette()
-    window = QColor("#1e2227")
-    base = QColor("#16191d")
-    text = QColor("#e6edf3")
-    p.setColor(QPalette.ColorRole.Window, window)
-    p.setColor(QPalette.ColorRole.WindowText, text)
-    p.setColor(QPalette.ColorRole.Base, base)
-    p.setColor(QPalette.ColorRole.AlternateBase, QColor("#1c2025"))
-    p.setColor(QPalette.ColorRole.ToolTipBase, QColor("#2d333b"))
-    p.setColor(QPalette.ColorRole.ToolTipText, text)
-    p.setColor(QPalette.ColorRole.PlaceholderText, QColor("#7d8590"))
-    p.setColor(QPalette.ColorRole.Text, text)
-    p.setColor(QPalette.ColorRole.Button, QColor("#2d333b"))
-    p.setColor(QPalette.ColorRole.ButtonText, text)
-    p.setColor(QPalette.ColorRole.BrightText, QColor("#ff7b72"))
-    p.setColor(QPalette.ColorRole.Link, QColor("#58a6ff"))
-    p.setColor(QPalette.ColorRole.Highlight, QColor("#1f6feb"))
-    p.setColor(QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
-    p.setColor(QPalette.ColorRole.Light, QColor("#3d444d"))
-    p.setColor(QPalette.ColorRole.Midlight, QColor("#30363d"))
-    p.setColor(QPalette.ColorRole.Mid, QColor("#30363d"))
-    p.setColor(QPalette.ColorRole.Dark, QColor("#0d1117"))
-    p.setColor(QPalette.ColorRole.Shadow, QColor("#010409"))
-    disabled = QColor("#6e7681")
-    for role in (
-        QPalette.ColorRole.Text,
-        QPalette.ColorRole.ButtonText,
-        QPalette.ColorRole.WindowText,
-    ):
-        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
-    return p
+    return _palette(DARK_COLOURS, DARK_DISABLED)
 
 
 #: Fusion's indicator outline is the window colour darkened by this factor (per element).
