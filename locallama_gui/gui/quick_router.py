@@ -10,7 +10,6 @@ Routing runs in a worker and running on the event loop: the GUI thread never wai
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -38,7 +37,7 @@ from locallama_gui.gui.panes.playground_single import (
     default_executor_factory,
     route_for_view,
 )
-from locallama_gui.gui.widgets.streaming import append_streamed
+from locallama_gui.gui.widgets.streaming import StreamedRun, append_streamed
 from locallama_gui.sources.errors import redact
 
 log = logging.getLogger(__name__)
@@ -85,9 +84,8 @@ class QuickRouter(QWidget):
         self.task: Task | None = None
         self._tier = None
         self._route_job: Job | None = None
-        self._run_job: Job | None = None
+        self._run = StreamedRun(controller.runner)
         self._key_job: Job | None = None
-        self._run_cancel: asyncio.Event | None = None
         self._executor_key: tuple | None = None
         self._executor_obj: Any = None
         self._status_is_error = False
@@ -383,7 +381,7 @@ class QuickRouter(QWidget):
         )
 
     def _update_run_button(self) -> None:
-        running = self._run_job is not None
+        running = self._run.running
         self.stop_button.setEnabled(running)
         self.stop_button.setVisible(running)
         decision = self.decision
@@ -403,33 +401,33 @@ class QuickRouter(QWidget):
 
     @property
     def running(self) -> bool:
-        return self._run_job is not None
+        return self._run.running
 
     def run(self) -> Job | None:
         decision = self.decision
         ex = self._executor()
-        if decision is None or ex is None or self._run_job is not None or self.task is None:
+        if decision is None or ex is None or self._run.running or self.task is None:
             return None
         prompt = self.task.prompt or ""
         self.output.clear()
         self.output.setVisible(True)
         self.run_status.setVisible(True)
         self.run_status.setText("Starting…")
-        cancel = asyncio.Event()
-        self._run_cancel = cancel
-        coro = ex.run(
-            decision, prompt, on_delta=self._on_delta, on_attempt=self._on_attempt, cancel=cancel
-        )
-        self._run_job = self.controller.runner.run_async(
-            "run the task", coro, on_done=self._run_done, on_error=self._run_failed
+        job = self._run.start(
+            ex,
+            decision,
+            prompt,
+            on_delta=lambda text: self._on_delta(text),  # looked up per call (tests wrap it)
+            on_attempt=self._on_attempt,
+            on_done=self._run_done,
+            on_failed=self._run_failed,
         )
         self._update_run_button()
         self.adjustSize()
-        return self._run_job
+        return job
 
     def stop(self) -> None:
-        if self._run_cancel is not None and self._run_job is not None:
-            self._run_cancel.set()
+        if self._run.stop():
             self.run_status.setText("Stopping…")
 
     def _on_attempt(self, model_id: str) -> None:
@@ -440,8 +438,6 @@ class QuickRouter(QWidget):
         append_streamed(self.output, text)
 
     def _run_done(self, result: Any) -> None:
-        self._run_job = None
-        self._run_cancel = None
         self._update_run_button()
         self.run_status.setText(SingleTaskView.describe_run(result))
         chat = getattr(result, "result", None)
@@ -453,8 +449,6 @@ class QuickRouter(QWidget):
         self.run_finished.emit(result)
 
     def _run_failed(self, exc: BaseException) -> None:
-        self._run_job = None
-        self._run_cancel = None
         self._update_run_button()
         self.run_status.setText(redact(f"The run failed: {exc}"))
 

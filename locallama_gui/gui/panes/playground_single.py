@@ -60,7 +60,7 @@ from locallama_gui.gui.models.sim_model import (
     RejectedTableModel,
 )
 from locallama_gui.gui.widgets.states import Banner
-from locallama_gui.gui.widgets.streaming import append_streamed
+from locallama_gui.gui.widgets.streaming import StreamedRun, append_streamed
 
 log = logging.getLogger(__name__)
 
@@ -316,8 +316,7 @@ class SingleTaskView(QWidget):
         self._analysis: tuple[int, str, float] | None = None
         self._route_job: Job | None = None
         self._analyse_job: Job | None = None
-        self._run_job: Job | None = None
-        self._run_cancel: asyncio.Event | None = None
+        self._run = StreamedRun(controller.runner)
         self._executor_key: tuple | None = None
         self._executor_obj: Any = None
         self._key_job: Job | None = None
@@ -682,7 +681,7 @@ class SingleTaskView(QWidget):
         self.rejected_model.set_rejections(decision.rejected)
         self.tabs.setTabText(0, f"Candidates ({len(decision.candidates)})")
         self.tabs.setTabText(1, f"Rejected ({len(decision.rejected)})")
-        if self.tabs.currentIndex() == 2 and self._run_job is None:
+        if self.tabs.currentIndex() == 2 and not self._run.running:
             self.tabs.setCurrentIndex(0)
         self._update_run_button()
         hist = getattr(self.controller, "history_changed", None)
@@ -729,7 +728,7 @@ class SingleTaskView(QWidget):
         return self._key_job
 
     def _update_run_button(self) -> None:
-        running = self._run_job is not None
+        running = self._run.running
         self.stop_button.setEnabled(running)
         if running:
             self.run_button.setEnabled(False)
@@ -754,7 +753,7 @@ class SingleTaskView(QWidget):
     def run(self) -> Job | None:
         decision = self.decision
         ex = self._executor()
-        if decision is None or ex is None or self._run_job is not None:
+        if decision is None or ex is None or self._run.running:
             return None
         prompt = self.prompt_edit.toPlainText()
         if not prompt.strip():
@@ -764,20 +763,20 @@ class SingleTaskView(QWidget):
         self.run_output.clear()
         self.run_result.setText("")
         self.run_status.setText("Starting…")
-        cancel = asyncio.Event()
-        self._run_cancel = cancel
-        coro = ex.run(
-            decision, prompt, on_delta=self._on_delta, on_attempt=self._on_attempt, cancel=cancel
-        )
-        self._run_job = self.controller.runner.run_async(
-            "run the task", coro, on_done=self._run_done, on_error=self._run_failed
+        job = self._run.start(
+            ex,
+            decision,
+            prompt,
+            on_delta=self._on_delta,
+            on_attempt=self._on_attempt,
+            on_done=self._run_done,
+            on_failed=self._run_failed,
         )
         self._update_run_button()
-        return self._run_job
+        return job
 
     def stop(self) -> None:
-        if self._run_cancel is not None:
-            self._run_cancel.set()
+        if self._run.stop():
             self.run_status.setText("Stopping…")
 
     def _on_attempt(self, model_id: str) -> None:
@@ -788,8 +787,6 @@ class SingleTaskView(QWidget):
         append_streamed(self.run_output, text)
 
     def _run_done(self, result: Any) -> None:
-        self._run_job = None
-        self._run_cancel = None
         self._update_run_button()
         self.run_status.setText(self.describe_run(result))
         attempts = getattr(result, "attempts", ())
@@ -832,14 +829,12 @@ class SingleTaskView(QWidget):
         return " · ".join(parts)
 
     def _run_failed(self, exc: BaseException) -> None:
-        self._run_job = None
-        self._run_cancel = None
         self._update_run_button()
         self.run_status.setText(f"The run failed: {exc}")
 
     @property
     def running(self) -> bool:
-        return self._run_job is not None
+        return self._run.running
 
 
 MODEL_COLUMN_WIDTH = 250
