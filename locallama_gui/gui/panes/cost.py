@@ -56,6 +56,7 @@ from locallama_gui.gui.models.cost_model import (
     text_table,
 )
 from locallama_gui.gui.widgets.charts import Bar, BarChart
+from locallama_gui.gui.widgets.layout import inputs_and_results
 from locallama_gui.gui.widgets.states import Banner, ErrorState, LoadingState
 
 log = logging.getLogger(__name__)
@@ -329,15 +330,7 @@ class CostPane(QWidget):
         actions.addWidget(self.export_button)
         rv.addLayout(actions)
 
-        main = QSplitter(Qt.Orientation.Horizontal)
-        main.addWidget(scroll)
-        main.addWidget(right)
-        main.setStretchFactor(0, 0)
-        main.setStretchFactor(1, 1)
-        main.setSizes([360, 900])
-        cl = QVBoxLayout(content)
-        cl.setContentsMargins(8, 8, 8, 8)
-        cl.addWidget(main)
+        inputs_and_results(content, scroll, right, 360)
 
         # behaviour
         self._calc_timer = QTimer(self)

@@ -63,6 +63,7 @@ from locallama_gui.gui.models.cost_model import make_sort_proxy
 from locallama_gui.gui.models.sim_model import SimRowsModel, TotalsModel, sim_rows_csv
 from locallama_gui.gui.panes.playground_single import FREE_PREF_TEXT
 from locallama_gui.gui.widgets.charts import Bar, BarChart, LineChart, Series, downsample
+from locallama_gui.gui.widgets.layout import inputs_and_results
 from locallama_gui.gui.widgets.states import Banner
 
 log = logging.getLogger(__name__)
@@ -431,15 +432,7 @@ class BatchView(QWidget):
         vsplit.setSizes([400, 300])
         rv.addWidget(vsplit, 1)
 
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left_all)
-        split.addWidget(right)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
-        split.setSizes([370, 900])
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(8, 8, 8, 8)
-        outer.addWidget(split)
+        inputs_and_results(self, left_all, right, 370)
 
         self.compare.toggled.connect(self.policy_b.setEnabled)
         self.run_button.clicked.connect(self.start)

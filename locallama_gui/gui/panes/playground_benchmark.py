@@ -81,6 +81,7 @@ from locallama_gui.gui.models.cost_model import (
     money_sort,
 )
 from locallama_gui.gui.widgets.charts import Bar, BarChart
+from locallama_gui.gui.widgets.layout import inputs_and_results
 from locallama_gui.gui.widgets.scatter import Point, ScatterChart
 from locallama_gui.gui.widgets.states import Banner
 from locallama_gui.services.benchmark import (
@@ -791,16 +792,7 @@ class BenchmarkView(QWidget):
         rv.addWidget(self.changes_box)
         rv.addWidget(vsplit, 1)
 
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(scroll)
-        split.addWidget(right)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
-        split.setSizes([380, 900])
-        split.setChildrenCollapsible(False)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(8, 8, 8, 8)
-        outer.addWidget(split)
+        inputs_and_results(self, scroll, right, 380)
 
         self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)

@@ -49,6 +49,7 @@ from locallama_gui.gui.models.cost_model import (
 )
 from locallama_gui.gui.panes.playground_benchmark import JobList
 from locallama_gui.gui.widgets.charts import LineChart, Series
+from locallama_gui.gui.widgets.layout import inputs_and_results
 from locallama_gui.gui.widgets.states import Banner
 from locallama_gui.services.evaluate import evaluate_files, load_outcomes, report_view
 
@@ -324,16 +325,7 @@ class ReplayView(QWidget):
         rv.addWidget(self.summary_label)
         rv.addWidget(vsplit, 1)
 
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(scroll)
-        split.addWidget(right)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
-        split.setSizes([340, 940])
-        split.setChildrenCollapsible(False)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(8, 8, 8, 8)
-        outer.addWidget(split)
+        inputs_and_results(self, scroll, right, 340)
 
         self.add_button.clicked.connect(self.add_dialog)
         self.remove_button.clicked.connect(self.remove_selected)

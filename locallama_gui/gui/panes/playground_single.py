@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSlider,
     QSpinBox,
-    QSplitter,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -59,6 +58,7 @@ from locallama_gui.gui.models.sim_model import (
     CandidateTableModel,
     RejectedTableModel,
 )
+from locallama_gui.gui.widgets.layout import inputs_and_results
 from locallama_gui.gui.widgets.states import Banner
 from locallama_gui.gui.widgets.streaming import StreamedRun, append_streamed
 
@@ -463,15 +463,7 @@ class SingleTaskView(QWidget):
         self.tabs.addTab(run_page, "Run")
         rv.addWidget(self.tabs, 1)
 
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(scroll)
-        split.addWidget(right)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
-        split.setSizes([340, 940])
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(8, 8, 8, 8)
-        outer.addWidget(split)
+        inputs_and_results(self, scroll, right, 340)
 
         self._analyse_timer = QTimer(self)
         self._analyse_timer.setSingleShot(True)
