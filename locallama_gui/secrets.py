@@ -24,7 +24,6 @@ import asyncio
 import concurrent.futures
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ from typing import Any, Literal, TypeVar
 
 import keyring
 import keyring.errors
+
+from locallama_gui.core.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ Where = Literal["keyring", "session", "env"]
 #: How a keyring backend is treated: a real OS store, an unencrypted store, none, or unknown.
 BackendKind = Literal["system", "insecure", "none", "other"]
 
-REDACTED = "[REDACTED]"
-_KEY_PATTERN = re.compile(r"sk-or-[A-Za-z0-9_\-.]+")
 
 #: Modules of the keyring backends that keep secrets in the operating system's own store.
 _SYSTEM_BACKENDS: Mapping[str, str] = {
@@ -62,18 +61,6 @@ _SYSTEM_BACKENDS: Mapping[str, str] = {
     "keyring.backends.kwallet": "KWallet",
 }
 _NO_BACKENDS = ("keyring.backends.fail", "keyring.backends.null")
-
-
-def redact(text: object, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` with every given secret and every ``sk-or-...`` key masked."""
-    out = str(text)
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            out = out.replace(secret, REDACTED)
-    return _KEY_PATTERN.sub(REDACTED, out)
-
-
-# --------------------------------------------------------------------------- errors
 
 
 class KeyStoreError(Exception):

@@ -9,32 +9,15 @@ retry is worth it, when known). Messages are redacted: an OpenRouter key (``sk-o
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-REDACTED = "[REDACTED]"
-
-_KEY_PATTERNS = (
-    re.compile(r"sk-or-[A-Za-z0-9_\-.]*"),
-    re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"),
-)
+from locallama_gui.core.redaction import redact
 
 #: Above this an ``X-RateLimit-Reset`` value is epoch milliseconds; below, epoch seconds.
 _MS_THRESHOLD = 100_000_000_000
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` with every given secret, ``sk-or-...`` key and bearer credential masked."""
-    out = str(text)
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            out = out.replace(secret, REDACTED)
-    out = _KEY_PATTERNS[0].sub(REDACTED, out)
-    out = _KEY_PATTERNS[1].sub(lambda m: m.group(1) + REDACTED, out)
-    return out
 
 
 class SourceError(Exception):
