@@ -66,6 +66,7 @@ __all__ = [
     "format_usd",
     "free_daily_cap",
     "free_tier_limits",
+    "in_utc_window",
     "monthly_projection",
     "per_million",
     "project",
@@ -106,7 +107,8 @@ def _utc_hhmm(at: datetime) -> int:
     return utc.hour * 100 + utc.minute
 
 
-def _in_window(hhmm: int, start: int | None, end: int | None) -> bool:
+def in_utc_window(hhmm: int, start: int | None, end: int | None) -> bool:
+    """Whether HHMM ``hhmm`` is in ``[start, end)``; wraps past midnight; equal = all day."""
     lo = 0 if start is None else start
     hi = _MINUTES_PER_DAY_HHMM if end is None else end
     if lo == hi:  # start == end: the whole day
@@ -123,7 +125,7 @@ def _override_applies(override: PriceOverride, prompt_tokens: int, hhmm: int | N
         return True
     if hhmm is None:  # no time given: time windows do not apply
         return False
-    return _in_window(hhmm, override.utc_start, override.utc_end)
+    return in_utc_window(hhmm, override.utc_start, override.utc_end)
 
 
 def effective_prices(

@@ -27,7 +27,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 
-from locallama_gui.core.cost import estimate_cost
+from locallama_gui.core.cost import estimate_cost, in_utc_window
 from locallama_gui.core.models import (
     CostEstimate,
     ModelInfo,
@@ -316,24 +316,13 @@ def _min_token_price(pricing: Pricing | None) -> float:
     return min(known) if known else 0.0
 
 
-def _in_window(hhmm: int, start: int | None, end: int | None) -> bool:
-    """The same window rule as :func:`locallama_gui.core.cost.effective_prices`."""
-    lo = 0 if start is None else start
-    hi = 2400 if end is None else end
-    if lo == hi:
-        return True
-    if lo < hi:
-        return lo <= hhmm < hi
-    return hhmm >= lo or hhmm < hi
-
-
 def _float_cost(rec: _Rec, prompt: int, output: int, hhmm: int) -> float:
     """Cost of one request in float, for scoring only (money is priced in Decimal)."""
     pp, pc, pq = rec.price_prompt, rec.price_completion, rec.price_request
     for min_p, start, end, op, oc, oq in rec.overrides:
         if prompt <= min_p:
             continue
-        if (start is not None or end is not None) and not _in_window(hhmm, start, end):
+        if (start is not None or end is not None) and not in_utc_window(hhmm, start, end):
             continue
         if op is not None:
             pp = op
