@@ -22,8 +22,9 @@ from locallama_gui.cli.common import (
     table,
     when,
 )
+from locallama_gui.core.catalogue import Catalogue
 from locallama_gui.core.cost import format_per_million, format_usd, project
-from locallama_gui.core.models import Tier, Usage, decimal_str
+from locallama_gui.core.models import Source, Tier, Usage, decimal_str
 from locallama_gui.core.routing import (
     CAPABILITIES,
     CATEGORIES,
@@ -60,20 +61,18 @@ def _price_cells(view: dict[str, Any], tier: str) -> tuple[str, str]:
 def cmd_models(args: argparse.Namespace) -> int:
     services = open_services(args)
     print_notices(services, args)
-    models = list(services.models)
-    tiers = set(args.tier or ())
+    tiers = {Tier(t) for t in args.tier or ()}
     if args.free:
-        tiers.add(Tier.FREE.value)
-    if tiers:
-        models = [m for m in models if m.tier.value in tiers]
-    if args.source:
-        models = [m for m in models if m.source.value in set(args.source)]
-    if args.search:
-        words = args.search.lower().split()
-        models = [m for m in models if all(w in f"{m.id} {m.name}".lower() for w in words)]
-    if args.min_context:
-        models = [m for m in models if (m.context_length or 0) >= args.min_context]
-    models.sort(key=lambda m: m.id)
+        tiers.add(Tier.FREE)
+    models = sorted(
+        Catalogue(services.models).filter(
+            tier=tiers or None,
+            source={Source(s) for s in args.source} if args.source else None,
+            text=args.search,
+            min_context=args.min_context or None,
+        ),
+        key=lambda m: m.id,
+    )
     if args.json:
         emit_json(
             {
