@@ -85,6 +85,11 @@ class SpendEntry:
     cost_usd: Decimal | None
     request_id: str | None = None
     note: str | None = None
+    #: Who sent it: "cli", "gui", "mcp", or the gateway client's name from its User-Agent.
+    client: str | None = None
+    #: What the baseline model would have cost for the same tokens (None: unknown).
+    baseline_model: str | None = None
+    baseline_cost_usd: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

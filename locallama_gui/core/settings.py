@@ -33,6 +33,8 @@ DEFAULT_EXTRA_SERVER_URLS = (
 FREE_DAILY_CAP = 50
 FREE_DAILY_CAP_WITH_CREDITS = 1000
 MAX_REFRESH_MINUTES = 7 * 24 * 60
+DEFAULT_BASELINE_MODEL = "anthropic/claude-sonnet-4.5"
+DEFAULT_GATEWAY_PORT = 11435
 
 #: Name parts (split on ``_``, ``-``, ``.``) that mark a key as a credential.
 _SECRET_PARTS = frozenset(
@@ -95,11 +97,33 @@ class AppearanceSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SpendSettings:
+    """Guardrails on paid calls (the run, the gateway, the MCP server and the window)."""
+
+    #: Most spent on paid models per UTC day / calendar month (UTC); None = no cap.
+    daily_cap_usd: Decimal | None = None
+    monthly_cap_usd: Decimal | None = None
+    #: Refuse a paid model at the end of a chain instead of falling back to it silently.
+    refuse_paid_fallback: bool = False
+    #: The paid model savings are measured against ("what it would have cost").
+    baseline_model: str = DEFAULT_BASELINE_MODEL
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    #: Start the gateway with the app (the Gateway view's switch).
+    enabled: bool = False
+    port: int = DEFAULT_GATEWAY_PORT
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     endpoints: EndpointSettings = field(default_factory=EndpointSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     refresh: RefreshSettings = field(default_factory=RefreshSettings)
     appearance: AppearanceSettings = field(default_factory=AppearanceSettings)
+    spend: SpendSettings = field(default_factory=SpendSettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
 
 
 _SECTIONS: dict[str, type] = {
@@ -107,6 +131,8 @@ _SECTIONS: dict[str, type] = {
     "routing": RoutingSettings,
     "refresh": RefreshSettings,
     "appearance": AppearanceSettings,
+    "spend": SpendSettings,
+    "gateway": GatewaySettings,
 }
 
 
@@ -222,6 +248,12 @@ def _url_list(key: str, value: Any) -> tuple[str, ...]:
     return tuple(_url(f"{key}[{i}]", item) for i, item in enumerate(value))
 
 
+def _model_id(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
+        raise SettingsError(f"must be a model id such as 'openai/gpt-4o', got {_show(value)}", key)
+    return value.strip()
+
+
 _VALIDATORS: dict[str, dict[str, Any]] = {
     "endpoints": {
         "openrouter_url": _url,
@@ -251,6 +283,16 @@ _VALIDATORS: dict[str, dict[str, Any]] = {
     "appearance": {
         "theme": lambda k, v: _choice(k, v, THEMES),
         "close_to_tray": _bool,
+    },
+    "spend": {
+        "daily_cap_usd": _opt_money,
+        "monthly_cap_usd": _opt_money,
+        "refuse_paid_fallback": _bool,
+        "baseline_model": _model_id,
+    },
+    "gateway": {
+        "enabled": _bool,
+        "port": lambda k, v: _int_range(k, v, 1, 65535, "a port number"),
     },
 }
 

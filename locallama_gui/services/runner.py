@@ -15,6 +15,14 @@
   tried, so a display can drop the partial text of a model that failed half way.
 * Cancelling the task (or setting ``cancel``) closes the HTTP stream at once; the attempt is
   recorded as cancelled.
+* Spend guardrails (:mod:`.spend`): before a paid model is called, the daily and monthly caps
+  are checked (with the call's estimated cost); with ``refuse_paid_fallback`` a paid model
+  behind a $0 one is refused instead of taken silently. Both show as skipped attempts.
+* Passthrough (the gateway): with ``request`` set, the client's own OpenAI request fields
+  (tools, tool_choice, response_format, temperature...) go upstream unchanged, only ``model``
+  replaced, and every raw chunk (or the whole completion) reaches ``on_chunk``. Once
+  ``on_chunk`` returns True (something reached the client) a failure ends the run instead of
+  moving on: the client cannot take a second answer.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +44,7 @@ from locallama_gui.core.routing import RouteDecision
 from locallama_gui.core.samples import PerformanceSample
 from locallama_gui.services.live import LiveServices, describe_error
 from locallama_gui.services.quarantine import Quarantine
+from locallama_gui.services.spend import SpendLimits, baseline_cost, paid_call_refusal
 from locallama_gui.sources import (
     COST_PROVIDER,
     COST_UNKNOWN,
@@ -63,6 +72,12 @@ CANCELLED = "cancelled"
 OUTCOMES = (OK, FAILED, RATE_LIMITED, SKIPPED, CANCELLED)
 
 Message = Mapping[str, Any]
+#: Receives each raw upstream chunk (a streamed request) or the whole completion; returns
+#: True once something has reached the client (from then on there is no fallback).
+ChunkSink = Callable[[Mapping[str, Any]], Awaitable[bool]]
+
+#: Tiers that cost nothing per request (no spend cap applies to them).
+ZERO_COST_TIERS = (Tier.LOCAL, Tier.FREE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +127,10 @@ class RunResult:
     error: str | None = None
     cancelled: bool = False
     tier: str | None = None  # tier of the model billed (the one that answered)
+    baseline_model: str | None = None
+    baseline_cost_usd: Decimal | None = None
+    #: True when part of the answer reached the client before the run failed.
+    committed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -140,6 +159,10 @@ class RunResult:
             if r is None or r.tokens_per_s is None
             else round(r.tokens_per_s, 2),
             "attempts": [a.to_dict() for a in self.attempts],
+            "baseline_model": self.baseline_model,
+            "baseline_cost_usd": None
+            if self.baseline_cost_usd is None
+            else decimal_str(self.baseline_cost_usd),
         }
         if r is not None:
             if r.usage is not None:
@@ -164,6 +187,10 @@ class _State:
     down_servers: set[str] = field(default_factory=set)
     samples_written: bool = False
     last_error: str | None = None
+    committed: bool = False  # something reached the client: no more fallback
+    zero_cost_before: bool = False  # a $0 model came earlier in the chain
+    estimates: dict[str, Decimal | None] = field(default_factory=dict)
+    baseline: tuple[str | None, Decimal | None] = (None, None)
 
 
 def as_messages(messages_or_prompt: str | Sequence[Message]) -> list[dict[str, Any]]:
@@ -182,10 +209,16 @@ class Runner:
         policy: RunPolicy | None = None,
         quarantine: Quarantine | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        limits: SpendLimits | None = None,
+        client: str | None = None,
     ) -> None:
         self.live = live
         self.services = live.services
         self.policy = policy or RunPolicy()
+        #: The spend caps in force (None: the settings' own, read at each run).
+        self.limits = limits
+        #: Who the runs are for, as the spend ledger records it ("cli", "gui", "mcp"...).
+        self.client = client
         self.quarantine = quarantine or Quarantine(self.services.store, clock=self.services.clock)
         self._sleep = sleep
         #: The outcome of the latest run, also when its task was cancelled.
@@ -202,20 +235,34 @@ class Runner:
         on_attempt: Callable[[str], None] | None = None,
         cancel: asyncio.Event | None = None,
         category: str | None = None,
+        request: Mapping[str, Any] | None = None,
+        on_chunk: ChunkSink | None = None,
+        client: str | None = None,
     ) -> RunResult:
         """Walk the chain of ``decision`` (or a list of model ids) with ``messages`` (or a
         prompt). Returns the answer or the failure; cancelling the task re-raises
-        ``CancelledError`` after recording (see :attr:`last_run`)."""
+        ``CancelledError`` after recording (see :attr:`last_run`).
+
+        ``request``: an OpenAI chat request to pass through (its ``stream`` says whether
+        ``on_chunk`` gets chunks or one completion); ``client`` names the sender for the
+        spend ledger (default: the runner's)."""
+        state = _State()
         if isinstance(decision, RouteDecision):
             chain = decision.chain_ids
             index = decision.context.index
             category = category or decision.resolved.task.category
+            state.estimates = {c.id: c.cost_usd for c in decision.chain}
         else:
             chain = tuple(decision)
             index = self.services.index
         category = category or "chat"
         msgs = as_messages(messages)
-        state = _State()
+        call = _Call(
+            request=dict(request) if request is not None else None,
+            on_chunk=on_chunk,
+            client=client or self.client,
+            limits=self.limits or SpendLimits.from_settings(self.services),
+        )
         current = asyncio.current_task()
         stop = {"requested": False, "finished": False}
         watcher: asyncio.Task[None] | None = None
@@ -229,7 +276,9 @@ class Runner:
 
             watcher = asyncio.create_task(watch())
         try:
-            result = await self._walk(chain, index, msgs, category, state, on_delta, on_attempt)
+            result = await self._walk(
+                chain, index, msgs, category, state, on_delta, on_attempt, call
+            )
             stop["finished"] = True
         except asyncio.CancelledError:
             stop["finished"] = True
@@ -265,6 +314,9 @@ class Runner:
             error=error,
             cancelled=cancelled,
             tier=tier,
+            baseline_model=state.baseline[0],
+            baseline_cost_usd=state.baseline[1],
+            committed=state.committed,
         )
         self.last_run = run
         return run
@@ -274,6 +326,9 @@ class Runner:
         if not state.attempts:
             return "No model can take this task (the fallback chain is empty)."
         sent = [a for a in state.attempts if a.outcome != SKIPPED]
+        if state.committed and sent:
+            last = sent[-1]
+            return f"{last.model_id} failed after part of its answer was sent: {last.error}"
         if state.auth_failed and not any(a.outcome == FAILED for a in sent):
             return state.auth_failed
         if not sent:
@@ -294,6 +349,7 @@ class Runner:
         state: _State,
         on_delta: Callable[[str], None] | None,
         on_attempt: Callable[[str], None] | None,
+        call: _Call,
     ) -> RunResult:
         for model_id in chain:
             model = self._lookup(model_id, index)
@@ -303,16 +359,20 @@ class Runner:
                 )
                 continue
             # bookkeeping reads and writes the store: never on the event loop's thread
-            skip = await asyncio.to_thread(self._skip_reason, model, state)
+            skip = await asyncio.to_thread(self._skip_reason, model, state, call)
+            if model.tier in ZERO_COST_TIERS:
+                state.zero_cost_before = True
             if skip is not None:
                 state.attempts.append(Attempt(model.id, SKIPPED, skip, None, model.source.value))
                 continue
             answer = await self._try_model(
-                model, index, messages, category, state, on_delta, on_attempt
+                model, index, messages, category, state, on_delta, on_attempt, call
             )
             if answer is not None:
                 result, billed = answer
                 return self._finish(state, result=result, model_id=model.id, tier=billed.tier.value)
+            if state.committed:
+                break  # part of an answer reached the client: it cannot take another
         return self._finish(state)
 
     @staticmethod
@@ -320,7 +380,7 @@ class Runner:
         j = index.by_id.get(model_id)
         return None if j is None else index.models[j]
 
-    def _skip_reason(self, model: ModelInfo, state: _State) -> str | None:
+    def _skip_reason(self, model: ModelInfo, state: _State, call: _Call) -> str | None:
         now = self.services.clock()
         if model.source is Source.OPENROUTER:
             if self.live.openrouter_endpoint is None:
@@ -344,6 +404,17 @@ class Runner:
         entry = self.quarantine.active(model.id, now)
         if entry is not None:
             return f"quarantined until {entry.until:%H:%M} UTC ({entry.reason})"
+        if model.tier not in ZERO_COST_TIERS:
+            if call.limits.refuse_paid_fallback and state.zero_cost_before:
+                return (
+                    "paid fallback refused (spend.refuse_paid_fallback): a free or local "
+                    "model came first in the chain"
+                )
+            refusal = paid_call_refusal(
+                self.services, call.limits, estimate_usd=state.estimates.get(model.id), now=now
+            )
+            if refusal is not None:
+                return refusal
         if model.source.is_local:
             client = self.live.client_for_model(model) if self._client_ok(model) else None
             if client is not None and client.base_url in state.down_servers:
@@ -368,6 +439,7 @@ class Runner:
         state: _State,
         on_delta: Callable[[str], None] | None,
         on_attempt: Callable[[str], None] | None,
+        call: _Call,
     ) -> tuple[ChatResult, ModelInfo] | None:
         waited = 0.0
         while True:
@@ -382,7 +454,10 @@ class Runner:
                         f"no server configured for {model.source.value}",
                         user_message=f"No {model.source.value} server is configured.",
                     )
-                result = await self._call(client, model, messages, on_delta)
+                if call.request is not None:
+                    result = await self._passthrough(client, model, messages, call, state)
+                else:
+                    result = await self._call(client, model, messages, on_delta)
             except asyncio.CancelledError:
                 state.attempts.append(
                     Attempt(
@@ -407,7 +482,7 @@ class Runner:
                 waited += retry_wait
                 continue
             return await asyncio.to_thread(
-                self._succeeded, model, index, result, now, started, waited, category, state
+                self._succeeded, model, index, result, now, started, waited, category, state, call
             )
 
     async def _call(
@@ -434,6 +509,37 @@ class Runner:
                     final = item
                 elif item and on_delta is not None:
                     on_delta(item)
+        if final is None:
+            raise BadResponse("the stream ended without a result", code="truncated")
+        return final
+
+    async def _passthrough(
+        self,
+        client: Any,
+        model: ModelInfo,
+        messages: list[dict[str, Any]],
+        call: _Call,
+        state: _State,
+    ) -> ChatResult:
+        """Send the client's own request to ``model``; raw chunks go to ``call.on_chunk``."""
+        assert call.request is not None
+        body = dict(call.request)
+        body["model"] = model.id
+        body["messages"] = messages
+        max_tokens = self.policy.max_tokens
+        if max_tokens and "max_tokens" not in body and "max_completion_tokens" not in body:
+            body["max_tokens"] = max_tokens
+        if isinstance(client, OpenRouterClient):
+            stream = client.chat_raw(self.live.api_key or "", body)
+        else:
+            stream = client.chat_raw(body)
+        final: ChatResult | None = None
+        async with aclosing(stream) as items:
+            async for item in items:
+                if isinstance(item, ChatResult):
+                    final = item
+                elif call.on_chunk is not None and await call.on_chunk(item):
+                    state.committed = True
         if final is None:
             raise BadResponse("the stream ended without a result", code="truncated")
         return final
@@ -533,6 +639,7 @@ class Runner:
         waited: float,
         category: str,
         state: _State,
+        call: _Call,
     ) -> tuple[ChatResult, ModelInfo]:
         elapsed = (time.monotonic() - started) * 1000
         billed = model
@@ -563,10 +670,14 @@ class Runner:
         )
         if self._add_sample(sample):
             state.samples_written = True
+        state.baseline = baseline_cost(self.services, usage, now)
         store = self.services.store
         if store is not None:
             self._persist(
                 store.record_spend,
+                client=call.client,
+                baseline_model=state.baseline[0],
+                baseline_cost_usd=state.baseline[1],
                 ts=now,
                 model_id=result.model_used or model.id,
                 tier=billed.tier.value,
@@ -602,6 +713,16 @@ class Runner:
         return True if out is None else out
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """What one run sends and to whom it reports (fixed for the whole chain)."""
+
+    request: dict[str, Any] | None
+    on_chunk: ChunkSink | None
+    client: str | None
+    limits: SpendLimits
+
+
 def _unknown_cost(result: ChatResult) -> ChatResult:
     return dataclasses.replace(result, cost_usd=None, cost_source=COST_UNKNOWN)
 
@@ -614,6 +735,7 @@ __all__ = [
     "RATE_LIMITED",
     "SKIPPED",
     "Attempt",
+    "ChunkSink",
     "RunPolicy",
     "RunResult",
     "Runner",

@@ -14,7 +14,14 @@ from locallama_gui.core.models import ParseResult, Source
 from .errors import NotFoundError
 from .http import HttpClient, HttpPolicy
 from .openai_compat import local_cost, strip_v1
-from .openai_format import Timing, chat_body, openai_chat_stream, result_from_completion
+from .openai_format import (
+    Timing,
+    chat_body,
+    openai_chat_raw,
+    openai_chat_stream,
+    result_from_completion,
+    with_usage,
+)
 from .results import ChatResult, parse_off_loop
 
 LMSTUDIO_DEFAULT_URL = "http://127.0.0.1:1234"
@@ -131,6 +138,23 @@ class LMStudioClient:
             source=Source.LMSTUDIO,
             secret=self._token,
             requested_model=model,
+            stats_timing=timing_from_stats,
+        )
+        async with aclosing(stream) as items:
+            async for item in items:
+                yield local_cost(item) if isinstance(item, ChatResult) else item
+
+    async def chat_raw(
+        self, body: Mapping[str, Any]
+    ) -> AsyncIterator[Mapping[str, Any] | ChatResult]:
+        """Pass an OpenAI chat request through ``/v1/chat/completions`` (tools, response
+        formats and the rest as LM Studio's OpenAI API takes them), then a ChatResult."""
+        stream = openai_chat_raw(
+            self.http,
+            "/v1/chat/completions",
+            with_usage(body),
+            source=Source.LMSTUDIO,
+            secret=self._token,
             stats_timing=timing_from_stats,
         )
         async with aclosing(stream) as items:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -19,6 +20,7 @@ from locallama_gui.core.models import ParseResult, Source, Usage
 
 from .errors import BadResponse, SourceError, error_from_response
 from .http import HttpClient, HttpPolicy, decode_json, is_json_content_type
+from .openai_format import openai_chat_raw, with_usage
 from .results import COST_COMPUTED, ChatResult, ShowInfo, parse_off_loop
 
 OLLAMA_DEFAULT_URL = "http://127.0.0.1:11434"
@@ -373,6 +375,20 @@ class OllamaClient:
                 measured_gen_s=None if first is None else ended - first,
                 streamed=True,
             )
+
+    async def chat_raw(
+        self, body: Mapping[str, Any]
+    ) -> AsyncIterator[Mapping[str, Any] | ChatResult]:
+        """Pass an OpenAI chat request through Ollama's OpenAI API (``/v1/chat/completions``:
+        tools, response formats, images as OpenAI sends them), then a ChatResult ($0)."""
+        stream = openai_chat_raw(
+            self.http, "/v1/chat/completions", with_usage(body), source=Source.OLLAMA
+        )
+        async with aclosing(stream) as items:
+            async for item in items:
+                if isinstance(item, ChatResult):
+                    item = dataclasses.replace(item, cost_usd=Decimal(0), cost_source=COST_COMPUTED)
+                yield item
 
 
 async def _single(line: str) -> AsyncIterator[str]:

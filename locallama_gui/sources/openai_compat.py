@@ -13,7 +13,13 @@ from locallama_gui.core.catalogue import parse_openai_models
 from locallama_gui.core.models import ParseResult, Source
 
 from .http import HttpClient, HttpPolicy
-from .openai_format import chat_body, openai_chat_stream, result_from_completion
+from .openai_format import (
+    chat_body,
+    openai_chat_raw,
+    openai_chat_stream,
+    result_from_completion,
+    with_usage,
+)
 from .results import COST_COMPUTED, ChatResult, Health, HealthState, parse_off_loop
 
 Message = Mapping[str, Any]
@@ -148,6 +154,22 @@ class OpenAICompatClient:
             source=self.source,
             secret=self._api_key,
             requested_model=model,
+        )
+        async with aclosing(stream) as items:
+            async for item in items:
+                yield local_cost(item) if isinstance(item, ChatResult) else item
+
+    async def chat_raw(
+        self, body: Mapping[str, Any]
+    ) -> AsyncIterator[Mapping[str, Any] | ChatResult]:
+        """Pass an OpenAI chat request through: the chunks (or the whole completion) as the
+        server sent them, then a :class:`ChatResult` ($0: a local server)."""
+        stream = openai_chat_raw(
+            self.http,
+            self._chat_path(),
+            with_usage(body),
+            source=self.source,
+            secret=self._api_key,
         )
         async with aclosing(stream) as items:
             async for item in items:

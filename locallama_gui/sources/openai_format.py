@@ -240,6 +240,114 @@ async def openai_chat_stream(
     ``stats_timing`` (optional) turns a server ``stats`` object into a :class:`Timing` that
     replaces the measured one where it has values.
     """
+    items = _chat_items(
+        http,
+        path,
+        body,
+        source=source,
+        secret=secret,
+        headers=headers,
+        requested_model=requested_model,
+        stats_timing=stats_timing,
+        raw=False,
+    )
+    async with aclosing(items) as stream:
+        async for item in stream:
+            yield item  # type: ignore[misc]
+
+
+async def openai_chat_raw(
+    http: HttpClient,
+    path: str,
+    body: dict[str, Any],
+    *,
+    source: Source,
+    secret: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    stats_timing: Any = None,
+) -> AsyncIterator[Mapping[str, Any] | ChatResult]:
+    """Pass a chat request through as it is: with ``body["stream"]`` true, yield every chunk
+    as the server sent it; else yield the whole completion once. Then one :class:`ChatResult`
+    (usage, cost, timings) for the books. In-band errors raise before their chunk is yielded.
+    """
+    requested = body.get("model") if isinstance(body.get("model"), str) else None
+    if body.get("stream") is True:
+        items = _chat_items(
+            http,
+            path,
+            body,
+            source=source,
+            secret=secret,
+            headers=headers,
+            requested_model=requested,
+            stats_timing=stats_timing,
+            raw=True,
+        )
+        async with aclosing(items) as stream:
+            async for item in stream:
+                yield item  # type: ignore[misc]
+        return
+    secrets = (secret,) if secret else ()
+    raw = await http.post_json(
+        path, body, headers=headers, secret=secret, timeout_s=http.policy.generation_timeout
+    )
+    result = result_from_completion(
+        raw.data,
+        http=http,
+        url=raw.url,
+        source=source,
+        requested_model=requested,
+        latency_ms=raw.elapsed_ms,
+        secrets=secrets,
+    )
+    yield raw.data
+    yield result
+
+
+def with_usage(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with ``stream_options.include_usage`` on when it streams (the books need the
+    usage; OpenAI clients ignore a usage chunk they did not ask for)."""
+    out = dict(body)
+    if out.get("stream") is True:
+        options = out.get("stream_options")
+        options = dict(options) if isinstance(options, Mapping) else {}
+        options.setdefault("include_usage", True)
+        out["stream_options"] = options
+    return out
+
+
+def completion_as_chunk(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A whole completion as the one chunk of a stream (a server that ignored ``stream``)."""
+    choices = []
+    for choice in data.get("choices") or ():
+        if isinstance(choice, Mapping):
+            message = choice.get("message") if isinstance(choice.get("message"), Mapping) else {}
+            choices.append(
+                {
+                    "index": choice.get("index", 0),
+                    "delta": dict(message),
+                    "finish_reason": choice.get("finish_reason"),
+                }
+            )
+    chunk = {k: v for k, v in data.items() if k != "choices"}
+    chunk["object"] = "chat.completion.chunk"
+    chunk["choices"] = choices
+    return chunk
+
+
+async def _chat_items(
+    http: HttpClient,
+    path: str,
+    body: dict[str, Any],
+    *,
+    source: Source,
+    secret: str | None,
+    headers: Mapping[str, str] | None,
+    requested_model: str | None,
+    stats_timing: Any,
+    raw: bool,
+) -> AsyncIterator[str | Mapping[str, Any] | ChatResult]:
+    """The one SSE loop: text deltas (or, ``raw``, the chunks themselves), then the result."""
     secrets = (secret,) if secret else ()
     url = http.url(path)
     policy = http.policy
@@ -258,7 +366,9 @@ async def openai_chat_stream(
                 latency_ms=(ended - s.started) * 1000,
                 secrets=secrets,
             )
-            if result.text:
+            if raw:
+                yield completion_as_chunk(data)
+            elif result.text:
                 yield result.text
             yield result
             return
@@ -286,15 +396,24 @@ async def openai_chat_stream(
                 if error is not None:
                     raise error
                 delta = state.absorb(chunk)
-                if delta:
-                    if state.first_token_at is None:
+                if delta and state.first_token_at is None:
+                    state.first_token_at = policy.monotonic()
+                if raw:
+                    if state.first_token_at is None and _has_tool_call(chunk):
                         state.first_token_at = policy.monotonic()
+                    yield chunk
+                elif delta:
                     yield delta
         ended = policy.monotonic()
         _check_complete(state, url)
         yield _stream_result(
             state, s, ended, source=source, requested_model=requested_model, stats=stats_timing
         )
+
+
+def _has_tool_call(chunk: Mapping[str, Any]) -> bool:
+    delta = _first_choice(chunk).get("delta")
+    return isinstance(delta, Mapping) and bool(delta.get("tool_calls"))
 
 
 def _check_complete(state: StreamState, url: str) -> None:

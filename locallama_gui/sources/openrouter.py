@@ -13,7 +13,13 @@ from locallama_gui.core.models import ParseResult, Source
 
 from .errors import AuthError, BadResponse, NotFoundError
 from .http import HttpClient, HttpPolicy
-from .openai_format import chat_body, openai_chat_stream, result_from_completion
+from .openai_format import (
+    chat_body,
+    openai_chat_raw,
+    openai_chat_stream,
+    result_from_completion,
+    with_usage,
+)
 from .results import ChatResult, KeyStatus, parse_off_loop, to_decimal
 
 OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
@@ -211,6 +217,26 @@ class OpenRouterClient:
             secret=api_key,
             headers=self.attribution,
             requested_model=model,
+        )
+        async with aclosing(stream) as items:
+            async for item in items:
+                yield item
+
+    async def chat_raw(
+        self, api_key: str, body: Mapping[str, Any]
+    ) -> AsyncIterator[Mapping[str, Any] | ChatResult]:
+        """Pass an OpenAI chat request through as it is (only the key is added): the chunks
+        or the whole completion as OpenRouter sent them, then a :class:`ChatResult`."""
+        self._require_key(api_key)
+        out = with_usage(body)
+        out.setdefault("usage", {"include": True})  # usage.cost on 2025 servers
+        stream = openai_chat_raw(
+            self.http,
+            "/chat/completions",
+            out,
+            source=Source.OPENROUTER,
+            secret=api_key,
+            headers=self.attribution,
         )
         async with aclosing(stream) as items:
             async for item in items:

@@ -113,6 +113,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX ix_quota_ts ON free_quota_events (ts);
     """,
+    # 1 -> 2: who sent each paid-or-free request, and what the baseline would have cost.
+    """
+    ALTER TABLE spend_ledger ADD COLUMN client TEXT;
+    ALTER TABLE spend_ledger ADD COLUMN baseline_model TEXT;
+    ALTER TABLE spend_ledger ADD COLUMN baseline_cost_usd TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -608,12 +614,16 @@ class Store:
         completion_tokens: int = 0,
         request_id: str | None = None,
         note: str | None = None,
+        client: str | None = None,
+        baseline_model: str | None = None,
+        baseline_cost_usd: Decimal | None = None,
     ) -> int:
         """Add a ledger entry. ``cost_usd=None`` means unknown (never counted as $0)."""
         with self._write() as conn:
             cur = conn.execute(
                 "INSERT INTO spend_ledger (ts, model_id, tier, prompt_tokens, completion_tokens,"
-                " cost_usd, request_id, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " cost_usd, request_id, note, client, baseline_model, baseline_cost_usd)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _ts(ts),
                     model_id,
@@ -623,6 +633,9 @@ class Store:
                     _money(cost_usd),
                     request_id,
                     note,
+                    client,
+                    baseline_model,
+                    _money(baseline_cost_usd),
                 ),
             )
             return int(cur.lastrowid or 0)
@@ -652,7 +665,7 @@ class Store:
         """Ledger entries, newest first."""
         sql = (
             "SELECT id, ts, model_id, tier, prompt_tokens, completion_tokens, cost_usd,"
-            " request_id, note FROM spend_ledger"
+            " request_id, note, client, baseline_model, baseline_cost_usd FROM spend_ledger"
         )
         params: list[Any] = []
         if since is not None:
@@ -675,6 +688,9 @@ class Store:
                 cost_usd=_opt_decimal(r[6]),
                 request_id=r[7],
                 note=r[8],
+                client=r[9],
+                baseline_model=r[10],
+                baseline_cost_usd=_opt_decimal(r[11]),
             )
             for r in rows
         ]
