@@ -571,3 +571,113 @@ class KeyStore:
             label=location_label(where, unknown),
             problem=exc.user_message,
         )
+
+
+# --------------------------------------------------------------------------- gateway token
+
+GATEWAY_TOKEN_ENV = "LOCALLAMA_GATEWAY_TOKEN"
+GATEWAY_TOKEN_USER = "gateway-token"
+GATEWAY_TOKEN_PREFIX = "llr-"
+
+
+def new_gateway_token() -> str:
+    """A fresh bearer token for the local gateway (256 random bits)."""
+    import secrets as _secrets
+
+    return GATEWAY_TOKEN_PREFIX + _secrets.token_urlsafe(32)
+
+
+def validate_gateway_token(text: str) -> str:
+    token = text.strip() if isinstance(text, str) else ""
+    if len(token) < 16 or not token.isascii() or not token.isprintable() or " " in token:
+        raise InvalidKey("A gateway token is at least 16 printable characters without spaces.")
+    return token
+
+
+class GatewayTokenStore(KeyStore):
+    """The gateway's bearer token: ``LOCALLAMA_GATEWAY_TOKEN``, else the OS keyring (made on
+    first use). It guards a loopback port, not money, so an unencrypted keyring backend is
+    accepted for it, and where there is no keyring at all it is kept in ``fallback_file``
+    (owner-only permissions) so that ``locallama serve`` and ``locallama gateway token``
+    agree; :attr:`where` says which."""
+
+    def __init__(self, *, fallback_file: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("username", GATEWAY_TOKEN_USER)
+        kwargs.setdefault("allow_insecure", True)
+        super().__init__(**kwargs)
+        self.fallback_file = fallback_file
+        self.where: str | None = None
+
+    def env_key(self) -> str | None:
+        environ = os.environ if self._environ is None else self._environ
+        value = (environ.get(GATEWAY_TOKEN_ENV) or "").strip()
+        return value or None
+
+    def _check_settable(self, key: str) -> str:
+        if self.env_key():
+            raise KeyFromEnvironment("store")
+        return validate_gateway_token(key)
+
+    def _read_file(self) -> str | None:
+        from pathlib import Path
+
+        if self.fallback_file is None:
+            return None
+        try:
+            text = Path(self.fallback_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        try:
+            return validate_gateway_token(text)
+        except InvalidKey:
+            return None
+
+    def _write_file(self, token: str) -> bool:
+        from pathlib import Path
+
+        if self.fallback_file is None:
+            return False
+        path = Path(self.fallback_file)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(token + "\n")
+            os.chmod(path, 0o600)
+        except OSError as e:
+            log.warning("the gateway token could not be saved to %s: %s", path, e)
+            return False
+        return True
+
+    def ensure_sync(self, *, new: bool = False) -> str:
+        """The token, made and stored on first use (never on an event loop's thread).
+        ``new`` replaces it (the old one stops working)."""
+        env = self.env_key()
+        if env:
+            if new:
+                raise KeyFromEnvironment("replace")
+            self.where = "env"
+            return env
+        if not new:
+            try:
+                token = self.get_sync()
+            except NoSystemKeyring:
+                token = None
+            if token:
+                self.where = "session" if self.has_session_key else "keyring"
+                return token
+            token = self._read_file()
+            if token:
+                self.where = "file"
+                return token
+        token = new_gateway_token()
+        try:
+            self.set_sync(token)
+            self.where = "keyring"
+        except (NoSystemKeyring, KeyStoreTimeout, KeyringFailure):
+            if self._write_file(token):
+                self.where = "file"
+            else:
+                self.set_sync(token, session_only=True)
+                self.where = "session"
+        return token

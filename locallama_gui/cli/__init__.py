@@ -17,6 +17,7 @@ from locallama_gui.cli import (
     benchmark_commands,
     core_commands,
     evaluate_commands,
+    gateway_commands,
     key_commands,
     live_commands,
 )
@@ -28,6 +29,7 @@ COMMAND_MODULES = (
     key_commands,
     evaluate_commands,
     benchmark_commands,
+    gateway_commands,
 )
 
 

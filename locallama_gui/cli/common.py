@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from locallama_gui.services.catalogue import CatalogueLoadError, load_from_file
 from locallama_gui.services.facade import Services
+from locallama_gui.services.spend import SpendLimits
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 MAX_PROMPT_FILE_BYTES = 64 * 1024 * 1024
@@ -127,3 +128,27 @@ def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
     lines = [fmt.format(*headers), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*row) for row in rows]
     return "\n".join(lines)
+
+
+# --- spend guardrails (run, serve) ---------------------------------------------------------
+
+
+def add_spend_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("spend guardrails (override the settings for this run)")
+    g.add_argument("--daily-cap", type=money, metavar="USD", help="most to spend today (UTC)")
+    g.add_argument("--monthly-cap", type=money, metavar="USD", help="most to spend this month")
+    g.add_argument(
+        "--refuse-paid-fallback",
+        action="store_true",
+        default=None,
+        help="never fall back from a free or local model to a paid one",
+    )
+
+
+def limits_from_args(args: argparse.Namespace, services: Services) -> SpendLimits:
+    return SpendLimits.from_settings(
+        services,
+        daily_cap_usd=getattr(args, "daily_cap", None),
+        monthly_cap_usd=getattr(args, "monthly_cap", None),
+        refuse_paid_fallback=getattr(args, "refuse_paid_fallback", None),
+    )

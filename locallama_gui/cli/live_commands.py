@@ -18,8 +18,10 @@ from locallama_gui.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
     CliError,
+    add_spend_args,
     emit_json,
     fraction,
+    limits_from_args,
     nonneg_int,
     pos_int,
     read_text_file,
@@ -368,7 +370,10 @@ async def _route_and_run(
             fallbacks = f"; fallbacks: {', '.join(rest)}" if rest else ""
             _note(args, f"routing to {chosen}{fallbacks}")
         runner = Runner(
-            live, policy=RunPolicy(max_wait_s=args.max_wait, max_tokens=args.max_tokens)
+            live,
+            policy=RunPolicy(max_wait_s=args.max_wait, max_tokens=args.max_tokens),
+            limits=limits_from_args(args, services),
+            client="cli",
         )
         prompt = task.prompt or ""
         result = await runner.run(
@@ -484,6 +489,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="every attempt and timings")
     p.add_argument("-q", "--quiet", action="store_true", help="no notes on stderr")
     _add_policy_args(p)
+    add_spend_args(p)
     add_endpoint_args(p)
     p.set_defaults(func=cmd_run)
 

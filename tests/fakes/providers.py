@@ -229,6 +229,7 @@ class OllamaFake(FakeServer):
         )
         self.routes[("POST", "/api/show")] = self._show
         self.routes[("POST", "/api/chat")] = self._chat
+        self.routes[("POST", "/v1/chat/completions")] = self._v1_chat
 
     def error_body(self, status: int, message: str, metadata: Any = None, availability: Any = None):
         return {"error": message}
@@ -317,6 +318,32 @@ class OllamaFake(FakeServer):
             self.send_stream(h, self.stream_chunks(req))
         else:
             self.send_json(h, 200, self._final(model, REPLY_TEXT))
+
+    def _v1_chat(self, h: _Handler, req: RecordedRequest) -> None:
+        """Ollama's OpenAI-compatible chat (SSE or one completion)."""
+        model = _requested_model(req, "llama3")
+        if model not in self._installed():
+            self.send_json(
+                h,
+                404,
+                {"error": {"message": f"model '{model}' not found", "type": "api_error"}},
+            )
+            return
+        chat = _OllamaOpenAIChat()
+        if _wants_stream(req):
+            self.send_stream(h, chat.stream_chunks(req), content_type="text/event-stream")
+        else:
+            self.send_json(h, 200, chat.completion(req))
+
+
+class _OllamaOpenAIChat(_OpenAIChatMixin):
+    """The OpenAI-format answers of Ollama's ``/v1`` (built, never started)."""
+
+    def install_routes(self) -> None:
+        pass
+
+    def answer_model(self, req: RecordedRequest) -> str:
+        return _requested_model(req, "llama3")
 
 
 class LMStudioFake(_OpenAIChatMixin):

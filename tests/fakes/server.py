@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import threading
 import time
@@ -156,6 +157,8 @@ class FakeServer:
         self.bytes_sent: dict[str, int] = {}
         self.stream_finished = threading.Event()
         self.stream_held = threading.Event()
+        #: Set when the client closed the connection while a stream was held.
+        self.stream_abandoned = threading.Event()
         self._release = threading.Event()
         self._hold_after: int | None = None
         self._faults: list[_Fault] = []
@@ -272,6 +275,7 @@ class FakeServer:
             self.requests.clear()
         self.stream_finished.clear()
         self.stream_held.clear()
+        self.stream_abandoned.clear()
         self._hold_after = None
 
     def pending_faults(self) -> int:
@@ -513,10 +517,17 @@ class FakeServer:
         """What a stream sends when it fails half way (override)."""
         return []
 
-    def send_stream(self, h: _Handler, chunks: Iterable[bytes], *, finish: bool = True) -> None:
+    def send_stream(
+        self,
+        h: _Handler,
+        chunks: Iterable[bytes],
+        *,
+        finish: bool = True,
+        content_type: str | None = None,
+    ) -> None:
         """Chunked transfer; ``finish=False`` closes the connection without the last chunk."""
         h.send_response(200)
-        h.send_header("Content-Type", self.stream_content_type)
+        h.send_header("Content-Type", content_type or self.stream_content_type)
         h.send_header("Cache-Control", "no-cache")
         h.send_header("Transfer-Encoding", "chunked")
         if not finish:
@@ -532,7 +543,11 @@ class FakeServer:
             h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             h.wfile.flush()
             if holding:
-                self._release.wait(MAX_WAIT_S)
+                if self._wait_release_or_hangup(h):
+                    self.stream_abandoned.set()
+                    self.stream_held.clear()
+                    h.close_connection = True
+                    return
                 self.stream_held.clear()
         if finish:
             h.wfile.write(b"0\r\n\r\n")
@@ -542,6 +557,20 @@ class FakeServer:
             h.close_connection = True
             with contextlib.suppress(OSError):
                 h.connection.shutdown(socket.SHUT_RDWR)
+
+    def _wait_release_or_hangup(self, h: _Handler) -> bool:
+        """Wait for the release of a held stream; True when the client hung up first."""
+        deadline = time.monotonic() + MAX_WAIT_S
+        while time.monotonic() < deadline and not self._release.is_set():
+            readable, _, _ = select.select([h.connection], [], [], 0.02)
+            if readable:
+                try:
+                    peek = h.connection.recv(1, socket.MSG_PEEK)
+                except OSError:
+                    return True
+                if not peek:
+                    return True
+        return False
 
     def read_data(self, relative: str) -> bytes:
         return _read_cached(self.data_dir / relative)
