@@ -579,9 +579,20 @@ def create_app(gateway: Gateway, *, mounts: Sequence[tuple[str, ASGIApp]] = ()) 
             finally:
                 await gateway.aclose()
 
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # The last line of defence: logged with its traceback, answered in the API's shape.
+        log.error("the gateway failed on %s %s", request.method, request.url.path, exc_info=exc)
+        err = GatewayError(
+            500,
+            f"the gateway failed: {type(exc).__name__} (details are in the app's log)",
+            kind="server_error",
+        )
+        return _error(err, anthropic_format=request.url.path.startswith("/v1/messages"))
+
     app = Starlette(
         routes=routes,
         middleware=[Middleware(TokenAuth, gateway=gateway)],
+        exception_handlers={Exception: unexpected},
         lifespan=lifespan,
     )
     app.state.gateway = gateway

@@ -600,3 +600,34 @@ def test_unreadable_newest_snapshot_falls_back(
         got = store.latest_catalogue()
     assert got is not None and got[0] == openrouter_models[:3] and got[1] == T0
     assert "unreadable" in caplog.text
+
+
+def test_a_version_1_database_gains_the_client_and_baseline_columns(tmp_path):
+    from locallama_gui.store.db import MIGRATIONS
+
+    path = tmp_path / "v1.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute(
+        "INSERT INTO spend_ledger (ts, model_id, tier, cost_usd) VALUES (?, ?, ?, ?)",
+        ("2026-12-01T10:00:00.000000+00:00", "openai/gpt-4o-mini", "paid", "0.0012"),
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with Store(path) as s:
+        assert s.schema_version() == SCHEMA_VERSION == 2
+        (old,) = s.spend_entries()
+        assert old.cost_usd == Decimal("0.0012") and old.client is None
+        assert old.baseline_cost_usd is None
+        s.record_spend(
+            ts=old.ts,
+            model_id="gemma4:e4b",
+            tier="local",
+            cost_usd=Decimal(0),
+            client="Aider",
+            baseline_model="anthropic/claude-sonnet-4.5",
+            baseline_cost_usd=Decimal("0.0031"),
+        )
+        new = next(e for e in s.spend_entries() if e.client == "Aider")
+        assert new.baseline_cost_usd == Decimal("0.0031")
