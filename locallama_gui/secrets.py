@@ -615,7 +615,9 @@ class GatewayTokenStore(KeyStore):
 
     def _check_settable(self, key: str) -> str:
         if self.env_key():
-            raise KeyFromEnvironment("store")
+            raise KeyStoreError(
+                f"The gateway token comes from the {GATEWAY_TOKEN_ENV} environment variable."
+            )
         return validate_gateway_token(key)
 
     def _read_file(self) -> str | None:
@@ -655,7 +657,10 @@ class GatewayTokenStore(KeyStore):
         env = self.env_key()
         if env:
             if new:
-                raise KeyFromEnvironment("replace")
+                raise KeyStoreError(
+                    f"The gateway token comes from the {GATEWAY_TOKEN_ENV} environment "
+                    "variable; change or unset it there."
+                )
             self.where = "env"
             return env
         if not new:

@@ -202,7 +202,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve", help="run the local OpenAI/Anthropic-compatible gateway (and MCP at /mcp)"
     )
-    p.add_argument("--port", type=pos_int, metavar="N", help="port (default: settings, 11435)")
+    p.add_argument(
+        "--port", type=_port, metavar="N", help="port (default: the settings', 11435; 0: any)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument(
         "--allow-remote",
@@ -226,6 +228,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON (a stable interface)")
     p.add_argument("--limit", type=pos_int, default=15, metavar="N", help="rows per table")
     p.set_defaults(func=cmd_spend)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be from 0 to 65535")
+    return value
 
 
 __all__ = ["gateway_token", "register"]

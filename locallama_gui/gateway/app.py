@@ -53,10 +53,11 @@ def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None
 
 
 def _error(err: GatewayError, *, anthropic_format: bool = False) -> Response:
-    from locallama_gui.gateway import anthropic
+    if anthropic_format:
+        from locallama_gui.gateway import anthropic
 
-    body = anthropic.anthropic_error(err.status, err.message) if anthropic_format else err.body()
-    return _json(body, err.status, err.headers)
+        return _json(anthropic.anthropic_error(err.status, err.message), err.status, err.headers)
+    return _json(err.body(), err.status, err.headers)
 
 
 class TokenAuth:
