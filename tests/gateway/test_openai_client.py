@@ -196,6 +196,20 @@ def test_a_free_per_day_429_falls_back_past_every_free_model(gateway, upstream, 
     assert services.quota_status().day_exhausted
 
 
+@pytest.mark.parametrize(
+    ("fault", "options"),
+    [(fk.SERVER_ERROR, {}), (fk.BAD_GATEWAY, {}), (fk.HANG, {"hang_s": 4}), (fk.HTML, {})],
+)
+def test_5xx_timeouts_and_garbage_move_on_to_the_next_model(gateway, upstream, fault, options):
+    upstream.openrouter.fail_next(CHAT, fault, **options)
+    raw = client(gateway).chat.completions.with_raw_response.create(
+        model="locallama/auto", messages=HELLO, tools=TOOLS
+    )
+    assert raw.parse().choices[0].message.content == CAPTURED_TEXT
+    first, second = (r.json["model"] for r in upstream.openrouter.requests_to(CHAT))
+    assert first != second == raw.headers["x-locallama-routed-model"]
+
+
 def test_a_failure_before_anything_was_sent_moves_on(gateway, upstream):
     # a comment line, then an error: nothing reached the client, so the next model answers
     upstream.openrouter.fail_next(CHAT, fk.STREAM_ERROR, after_chunks=1)
