@@ -17,6 +17,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+import tomli_w
+
 FREE_PREFERENCES = ("prefer", "only", "avoid", "off")
 PRIORITIES = ("cost", "balanced", "speed", "quality")
 THEMES = ("system", "light", "dark")
@@ -352,78 +354,26 @@ def settings_to_dict(settings: Settings) -> dict[str, dict[str, Any]]:
 
 # --------------------------------------------------------------------------- TOML
 
-_BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
-_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-}
 
-
-def _toml_str(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04X}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_key(key: Any) -> str:
-    if not isinstance(key, str):
-        raise TypeError(f"TOML keys must be strings, got {key!r}")
-    return key if _BARE_KEY_RE.fullmatch(key) else _toml_str(key)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
+def _plain(value: Any) -> Any:
+    """``value`` with Decimal as a string, tuples as lists and ``None`` dropped (TOML has
+    no null)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
     if isinstance(value, Decimal):
-        return _toml_str(str(value))
-    if isinstance(value, str):
-        return _toml_str(value)
+        return str(value)
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value if v is not None) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML: {value!r}")
-
-
-def _dump_table(lines: list[str], path: list[str], table: Mapping[str, Any]) -> None:
-    scalars = [(k, v) for k, v in table.items() if not isinstance(v, Mapping) and v is not None]
-    tables = [(k, v) for k, v in table.items() if isinstance(v, Mapping)]
-    if path and (scalars or not tables):
-        if lines:
-            lines.append("")
-        lines.append("[" + ".".join(_toml_key(p) for p in path) + "]")
-    for key, value in scalars:
-        lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    for key, value in tables:
-        _dump_table(lines, [*path, key], value)
+        return [_plain(v) for v in value if v is not None]
+    return value
 
 
 def dumps_toml(data: Mapping[str, Any]) -> str:
-    """Write a nested mapping as TOML.
+    """Write a nested mapping as TOML (``tomli_w``).
 
-    Supports str, int, float, bool, Decimal (written as a string), lists of
-    those and nested tables. ``None`` values are omitted (TOML has no null).
+    Supports str, int, float, bool, Decimal (written as a string), lists of those and nested
+    tables. ``None`` values are omitted. Other types raise ``TypeError``.
     """
-    lines: list[str] = []
-    _dump_table(lines, [], data)
-    return "\n".join(lines) + "\n" if lines else ""
+    return tomli_w.dumps(_plain(data))
 
 
 def loads_toml(text: str) -> dict[str, Any]:
