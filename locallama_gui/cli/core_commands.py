@@ -22,9 +22,8 @@ from locallama_gui.cli.common import (
     table,
     when,
 )
-from locallama_gui.core.catalogue import Catalogue
 from locallama_gui.core.cost import format_per_million, format_usd, project
-from locallama_gui.core.models import Source, Tier, Usage, decimal_str
+from locallama_gui.core.models import Tier, Usage
 from locallama_gui.core.routing import (
     CAPABILITIES,
     CATEGORIES,
@@ -40,8 +39,9 @@ from locallama_gui.core.simulation import (
     tasks_from_jsonl,
 )
 from locallama_gui.core.tokens import estimate_tokens
+from locallama_gui.services import operations
 from locallama_gui.services.facade import Services, UnknownModel
-from locallama_gui.services.views import estimate_view, model_view, skipped_view
+from locallama_gui.services.views import model_view
 
 
 def _price_cells(view: dict[str, Any], tier: str) -> tuple[str, str]:
@@ -61,25 +61,24 @@ def _price_cells(view: dict[str, Any], tier: str) -> tuple[str, str]:
 def cmd_models(args: argparse.Namespace) -> int:
     services = open_services(args)
     print_notices(services, args)
-    tiers = {Tier(t) for t in args.tier or ()}
-    if args.free:
-        tiers.add(Tier.FREE)
-    models = sorted(
-        Catalogue(services.models).filter(
-            tier=tiers or None,
-            source={Source(s) for s in args.source} if args.source else None,
-            text=args.search,
-            min_context=args.min_context or None,
-        ),
-        key=lambda m: m.id,
+    models = operations.select_models(
+        services,
+        free_only=args.free,
+        tiers=args.tier,
+        sources=args.source,
+        search=args.search,
+        min_context=args.min_context,
     )
     if args.json:
         emit_json(
-            {
-                "models": [model_view(m) for m in models],
-                "skipped": [skipped_view(s) for s in services.catalogue.skipped],
-                "catalogue": services.catalogue.label,
-            }
+            operations.models_document(
+                services,
+                free_only=args.free,
+                tiers=args.tier,
+                sources=args.source,
+                search=args.search,
+                min_context=args.min_context,
+            )
         )
         return EXIT_OK
     if not models:
@@ -122,29 +121,26 @@ def cmd_cost(args: argparse.Namespace) -> int:
         reasoning_tokens=min(args.reasoning_tokens, args.completion_tokens),
         cache_read_tokens=min(args.cached_tokens, prompt_tokens),
     )
+    if args.json:
+        try:
+            emit_json(
+                operations.cost_document(
+                    services,
+                    model.id,
+                    usage,
+                    at=args.at,
+                    token_method=token_method,
+                    requests_per_day=args.requests_per_day,
+                )
+            )
+        except ValueError as e:
+            raise CliError(str(e)) from None
+        return EXIT_OK
     try:
         est = services.estimate(model.id, usage, args.at)
     except ValueError as e:
         raise CliError(str(e)) from None
     proj = project(est.total_usd, args.requests_per_day) if args.requests_per_day else None
-    if args.json:
-        view = estimate_view(est)
-        view["usage"] = {
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "reasoning_tokens": usage.reasoning_tokens,
-            "cached_tokens": usage.cache_read_tokens,
-            "token_method": token_method,
-        }
-        view["at"] = args.at.isoformat() if args.at else None
-        if proj is not None:
-            view["projection"] = {
-                "requests_per_day": args.requests_per_day,
-                "per_day_usd": None if proj.per_day is None else decimal_str(proj.per_day),
-                "per_month_usd": None if proj.per_month is None else decimal_str(proj.per_month),
-            }
-        emit_json(view)
-        return EXIT_OK
     print(f"{model.id} ({model.tier.value})")
     print(
         f"  {usage.prompt_tokens:,} prompt tokens ({token_method}), "
@@ -232,12 +228,11 @@ def cmd_route(args: argparse.Namespace) -> int:
     print_notices(services, args)
     task = _task_from_args(args, services)
     policy = _policy_from_args(args, services)
-    decision = services.route(task, policy, record=not args.from_file)
     if args.json:
-        out = decision.to_dict()
-        out["catalogue"] = services.catalogue.label
+        out = operations.route_document(services, task, policy, record=not args.from_file)
         emit_json(out)
-        return EXIT_OK if decision.chosen is not None else EXIT_ERROR
+        return EXIT_OK if out["chosen"] is not None else EXIT_ERROR
+    decision = services.route(task, policy, record=not args.from_file)
     chosen = decision.chosen
     if chosen is None:
         print("No model can take this task.")
@@ -337,14 +332,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from locallama_gui.gateway.bench import run_gateway_bench
     from locallama_gui.services.bench import run_bench
 
-    figures = run_bench(quick=args.quick, progress=None if args.json else _bench_progress)
+    progress = None if args.json else _bench_progress
+    figures = run_bench(quick=args.quick, progress=progress)
+    figures.update(run_gateway_bench(quick=args.quick, progress=progress))
     if args.json:
         emit_json(figures)
         return EXIT_OK
     for key, value in figures.items():
-        print(f"{key:<28} {value}")
+        print(f"{key:<34} {value}")
     return EXIT_OK
 
 

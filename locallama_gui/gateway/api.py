@@ -12,6 +12,8 @@ from locallama_gui.services import operations
 from locallama_gui.services.refresh import RefreshService
 from locallama_gui.services.spend import spend_report
 
+STATUS_PROBE_S = 10.0
+
 
 async def free_models(gateway: Gateway, query: Mapping[str, Any]) -> dict[str, Any]:
     return await asyncio.to_thread(operations.models_document, gateway.services, free_only=True)
@@ -54,9 +56,20 @@ async def spend(gateway: Gateway, query: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def status(gateway: Gateway, query: Mapping[str, Any]) -> dict[str, Any]:
-    return await asyncio.to_thread(
-        operations.status_document, gateway.services, key_present=gateway.key_present
+    sources = None
+    if gateway.live is not None:
+        try:
+            sources = await asyncio.wait_for(gateway.live.fetch_all(), STATUS_PROBE_S)
+        except TimeoutError:
+            sources = None
+    doc = await asyncio.to_thread(
+        operations.status_document,
+        gateway.services,
+        key_present=gateway.key_present,
+        sources=sources,
     )
+    doc["gateway"] = {"requests_today": gateway.requests_today, "active": gateway.active}
+    return doc
 
 
 async def traffic(gateway: Gateway, query: Mapping[str, Any]) -> dict[str, Any]:

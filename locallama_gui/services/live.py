@@ -39,6 +39,11 @@ from locallama_gui.sources import (
     redact,
 )
 
+# Idle connections are dropped after 4 s: many servers (uvicorn, Python's http.server, several
+# proxies) close an idle keep-alive connection at 5 s, and a POST sent on a connection the
+# server is closing fails with nothing read, which must not cost a model in the chain.
+POOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=4.0)
+
 log = logging.getLogger(__name__)
 
 SourceClient = OpenRouterClient | OllamaClient | LMStudioClient | OpenAICompatClient
@@ -191,7 +196,7 @@ class LiveServices:
         if self._http is None:
             tls = ssl.create_default_context()  # loaded once, shared by both transports
             self._http = httpx.AsyncClient(
-                trust_env=True, verify=tls, mounts=self._direct_mounts(tls)
+                trust_env=True, verify=tls, limits=POOL_LIMITS, mounts=self._direct_mounts(tls)
             )
         return self._http
 
@@ -206,7 +211,7 @@ class LiveServices:
                     continue
                 if host:
                     hosts.add(f"[{host}]" if ":" in host else host)
-        direct = httpx.AsyncHTTPTransport(verify=tls)
+        direct = httpx.AsyncHTTPTransport(verify=tls, limits=POOL_LIMITS)
         return {f"all://{h}": direct for h in sorted(hosts)}
 
     async def aclose(self) -> None:

@@ -121,12 +121,14 @@ def test_sources_json_shape(capsys, urls):
     assert down["models"] == [] and "Is it running" in down["error"]
     llama = data["sources"][3]
     assert llama["models"][0]["id"] == "qwen2.5-coder-7b-instruct-q4_k_m.gguf"
-    # the model objects are those of `locallama models --json`
+    # the model objects are those of `locallama models --json` (which adds quality and
+    # observed figures)
     openrouter = {m["id"]: m for m in data["sources"][0]["models"]}
     run_cli(capsys, "refresh", *urls)
     code, out, _ = run_cli(capsys, "models", "--json", "--source", "openrouter")
     listed = {m["id"]: m for m in json.loads(out)["models"]}
-    assert openrouter["openai/gpt-4o"] == listed["openai/gpt-4o"]
+    assert openrouter["openai/gpt-4o"].items() <= listed["openai/gpt-4o"].items()
+    assert listed["openai/gpt-4o"]["quality"]["prior_source"]
 
 
 def test_sources_text_lists_servers_and_quarantine(capsys, urls, _isolated_home):
