@@ -478,8 +478,8 @@ def _anthropic_model(gateway: Gateway, asked: str) -> str:
 
 
 async def _count_tokens(request: Request) -> Response:
+    from locallama_gui.core.tokens import estimate_tokens
     from locallama_gui.gateway import anthropic
-    from locallama_gui.services import operations
 
     gateway: Gateway = request.app.state.gateway
     try:
@@ -489,8 +489,11 @@ async def _count_tokens(request: Request) -> Response:
     except GatewayError as err:
         return _error(err, anthropic_format=True)
     text = anthropic.count_tokens_text(body)
-    count = await asyncio.to_thread(operations.count_tokens, gateway.services, text, None)
-    return _json({"input_tokens": count})
+    model_id = _anthropic_model(gateway, str(body.get("model") or ""))
+    j = gateway.services.index.by_id.get(model_id)
+    tokenizer = gateway.services.index.models[j].tokenizer if j is not None else "Claude"
+    estimate = await asyncio.to_thread(estimate_tokens, text, tokenizer)
+    return _json({"input_tokens": estimate.tokens})
 
 
 # --- the rest ------------------------------------------------------------------------------
