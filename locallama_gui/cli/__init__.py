@@ -20,6 +20,7 @@ from locallama_gui.cli import (
     gateway_commands,
     key_commands,
     live_commands,
+    mcp_commands,
 )
 from locallama_gui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Parser
 
@@ -30,6 +31,7 @@ COMMAND_MODULES = (
     evaluate_commands,
     benchmark_commands,
     gateway_commands,
+    mcp_commands,
 )
 
 

@@ -120,8 +120,10 @@ def _mcp_app(args: argparse.Namespace, services: Services) -> Any:
         ollama_url=args.ollama_url,
         lmstudio_url=args.lmstudio_url,
         server_urls=args.server_url,
+        api_key_provider=current_api_key,
+        limits=limits_from_args(args, services),
     )
-    return streamable_http_app(server)
+    return streamable_http_app(server, "/mcp")
 
 
 # --- gateway token --------------------------------------------------------------------------

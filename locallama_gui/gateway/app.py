@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from locallama_gui.gateway.openapi import openapi_document
@@ -546,7 +546,7 @@ def _api(name: str, *, body: bool) -> Callable[[Request], Any]:
 
 
 def create_app(gateway: Gateway, *, mounts: Sequence[tuple[str, ASGIApp]] = ()) -> Starlette:
-    """The ASGI app. ``mounts`` adds apps under a path (the MCP server at ``/mcp``); they are
+    """The ASGI app. ``mounts`` adds apps at a path (the MCP server at ``/mcp``); they are
     behind the token too. Starting it (lifespan) starts the gateway's live services."""
     routes: list[BaseRoute] = [
         Route("/health", _health, methods=["GET"]),
@@ -567,7 +567,9 @@ def create_app(gateway: Gateway, *, mounts: Sequence[tuple[str, ASGIApp]] = ()) 
     ]
     lifespans = []
     for path, sub in mounts:
-        routes.append(Mount(path, app=sub))
+        # the app sees the full path and answers at ``path`` itself (streamable HTTP has one
+        # URL); a Mount would strip it and redirect "/mcp" to "/mcp/"
+        routes.append(Route(path, endpoint=sub))
         lifespan = getattr(sub, "router", None)
         if lifespan is not None and getattr(lifespan, "lifespan_context", None) is not None:
             lifespans.append(lifespan.lifespan_context)
