@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from locallama_gui.gateway.openapi import openapi_document
 from locallama_gui.gateway.service import (
+    VIRTUAL_MODELS,
     Gateway,
     GatewayError,
     Plan,
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Largest request body taken (images inline as base64 can be big).
 MAX_BODY_BYTES = 32 * 1024 * 1024
+#: bodies up to this size are planned on the loop when no routing is needed (plan_request)
+INLINE_PLAN_BYTES = 64 * 1024
 #: Chunks buffered per stream between the upstream and a slow client.
 STREAM_QUEUE = 256
 PUBLIC_PATHS = frozenset({"/health"})
@@ -101,6 +104,7 @@ async def read_json(request: Request) -> Any:
             raise GatewayError(413, f"the request body is over {MAX_BODY_BYTES // 2**20} MiB")
         chunks.append(chunk)
     raw = b"".join(chunks)
+    request.state.body_size = size
     if not raw.strip():
         raise GatewayError(400, "the request body is empty; send a JSON object")
     try:
@@ -109,6 +113,22 @@ async def read_json(request: Request) -> Any:
         raise GatewayError(400, f"the request body is not valid JSON ({e})") from None
     except ValueError as e:  # e.g. an integer of more than 4300 digits
         raise GatewayError(400, f"the request body cannot be read ({e})") from None
+
+
+async def plan_request(gateway: Gateway, request: Request, body: Any) -> Plan:
+    """Plan on the loop when that is cheaper than a thread hop (a concrete model: no routing,
+    no store write; a small body; the routing index built), else in a worker thread."""
+    size = getattr(request.state, "body_size", None)
+    if (
+        size is not None
+        and size <= INLINE_PLAN_BYTES
+        and isinstance(body, Mapping)
+        and isinstance(body.get("model"), str)
+        and body["model"] not in VIRTUAL_MODELS
+        and gateway.services.index_ready
+    ):
+        return gateway.plan(body)
+    return await asyncio.to_thread(gateway.plan, body)
 
 
 def _sse(data: Mapping[str, Any]) -> bytes:
@@ -180,7 +200,7 @@ async def _chat(request: Request) -> Response:
         body = await read_json(request)
         if isinstance(body, Mapping) and isinstance(body.get("model"), str):
             asked = body["model"]
-        plan = await asyncio.to_thread(gateway.plan, body)
+        plan = await plan_request(gateway, request, body)
     except GatewayError as err:
         gateway.report(
             gateway.event(
@@ -346,7 +366,7 @@ async def _messages(request: Request) -> Response:
         except anthropic.AnthropicRequestError as e:
             raise GatewayError(400, str(e)) from None
         openai_body["model"] = _anthropic_model(gateway, asked)
-        plan = await asyncio.to_thread(gateway.plan, openai_body)
+        plan = await plan_request(gateway, request, openai_body)
     except GatewayError as err:
         gateway.report(
             gateway.event(

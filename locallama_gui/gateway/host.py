@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_S = 10.0
+# Longer than the idle time of the clients' connection pools (httpx and so the openai and
+# anthropic SDKs keep idle connections 5 s): a server that closes first races the client's
+# next request on that connection, which then fails with nothing read.
+KEEP_ALIVE_S = 65
 STOP_TIMEOUT_S = 5.0
 
 
@@ -60,6 +64,16 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self):  # type: ignore[override]
         yield
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (Linux and macOS), else the standard loop; either way a
+    loop of the gateway's thread alone, never the window's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 class GatewayHost:
@@ -105,7 +119,11 @@ class GatewayHost:
         if self._thread is not None and self._thread.is_alive():
             return
         try:
-            sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+            # IPPROTO_TCP named explicitly: asyncio turns Nagle's algorithm off only on sockets
+            # whose proto says TCP, and accepted sockets inherit it from this one (with proto
+            # 0, every response paid a 40 ms delayed-ACK stall)
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host.strip("[]"), self.port))
         except OSError as e:
@@ -123,7 +141,8 @@ class GatewayHost:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=2,
-            loop="asyncio",
+            loop="none",  # the loop is ours: see _new_loop
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
         self._server = _Server(config)
         self._ready.clear()
@@ -153,7 +172,7 @@ class GatewayHost:
         return False
 
     def _serve(self, sock: socket.socket) -> None:
-        loop = asyncio.new_event_loop()
+        loop = _new_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:

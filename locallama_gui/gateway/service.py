@@ -42,6 +42,10 @@ from locallama_gui.sources import HttpPolicy
 
 log = logging.getLogger(__name__)
 
+#: New samples reach routing at most this long after a request (not per request: see
+#: ``Services.invalidate_profiles``).
+PROFILE_REFRESH_S = 2.0
+
 AUTO = "locallama/auto"
 FREE = "locallama/free"
 LOCAL = "locallama/local"
@@ -506,7 +510,12 @@ class Gateway:
     # --- running ----------------------------------------------------------------------------
 
     def runner(self) -> Runner:
-        return Runner(self._live(), policy=self.run_policy, limits=self.limits)
+        return Runner(
+            self._live(),
+            policy=self.run_policy,
+            limits=self.limits,
+            profile_refresh_s=PROFILE_REFRESH_S,
+        )
 
     async def run(
         self,

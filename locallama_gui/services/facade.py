@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -72,6 +73,10 @@ class Services:
         self._index: CatalogueIndex | None = None
         self._profiles: dict[str, ModelProfile] | None = None
         self._quota: FreeQuota | None = None
+        # new samples not yet in the profiles: rebuild in the background once this
+        # (monotonic) time has passed; see invalidate_profiles(within_s=)
+        self._stale_due: float | None = None
+        self._rebuilding = False
 
     # --- construction -----------------------------------------------------------------------
 
@@ -126,6 +131,7 @@ class Services:
     @property
     def profiles(self) -> dict[str, ModelProfile]:
         with self._lock:
+            self._refresh_when_due()
             if self._profiles is None:
                 self._profiles = self._load_profiles()
             return self._profiles
@@ -141,14 +147,59 @@ class Services:
             return {}
         return build_profiles(samples, now)
 
-    def invalidate_profiles(self) -> None:
+    def invalidate_profiles(self, *, within_s: float = 0.0) -> None:
+        """New samples were stored: rebuild the profiles and the routing index.
+
+        By default at the next read. With ``within_s`` the current ones go on serving and are
+        rebuilt in the background at most ``within_s`` seconds later: a busy gateway stores
+        a sample per request, and rebuilding for each (every sample of the window read back,
+        the index compiled again) would cost more than the request itself."""
         with self._lock:
-            self._profiles = None
-            self._index = None
+            if within_s <= 0 or self._index is None:
+                self._profiles = None
+                self._index = None
+                self._stale_due = None
+                return
+            due = time.monotonic() + within_s
+            if self._stale_due is None or due < self._stale_due:
+                self._stale_due = due
+
+    def _refresh_when_due(self) -> None:
+        """Under the lock: start the background rebuild when deferred samples are due."""
+        due = self._stale_due
+        if due is None or self._rebuilding or time.monotonic() < due:
+            return
+        self._stale_due = None
+        self._rebuilding = True
+        catalogue = self._catalogue
+        threading.Thread(
+            target=self._rebuild, args=(catalogue,), name="locallama-profiles", daemon=True
+        ).start()
+
+    def _rebuild(self, catalogue: LoadedCatalogue) -> None:
+        try:
+            profiles = self._load_profiles()
+            index = CatalogueIndex(catalogue.models, profiles)
+        except Exception:  # the old figures stay; the next samples try again
+            log.exception("the performance profiles could not be rebuilt")
+            with self._lock:
+                self._rebuilding = False
+            return
+        with self._lock:
+            self._rebuilding = False
+            if self._catalogue is catalogue and self._index is not None:
+                self._profiles = profiles
+                self._index = index
+
+    @property
+    def index_ready(self) -> bool:
+        """The routing index is built: reading it costs nothing (no SQLite, no compiling)."""
+        return self._index is not None
 
     @property
     def index(self) -> CatalogueIndex:
         with self._lock:
+            self._refresh_when_due()
             if self._index is None:
                 self._index = CatalogueIndex(self._catalogue.models, self.profiles)
             return self._index

@@ -211,8 +211,12 @@ class Runner:
         sleep: Callable[[float], Any] = asyncio.sleep,
         limits: SpendLimits | None = None,
         client: str | None = None,
+        profile_refresh_s: float = 0.0,
     ) -> None:
         self.live = live
+        #: how long new samples may wait before routing sees them (see
+        #: ``Services.invalidate_profiles``); 0: at the next decision
+        self.profile_refresh_s = profile_refresh_s
         self.services = live.services
         self.policy = policy or RunPolicy()
         #: The spend caps in force (None: the settings' own, read at each run).
@@ -301,7 +305,7 @@ class Runner:
         tier: str | None = None,
     ) -> RunResult:
         if state.samples_written:
-            self.services.invalidate_profiles()
+            self.services.invalidate_profiles(within_s=self.profile_refresh_s)
         error = None
         if cancelled:
             error = "cancelled"

@@ -106,6 +106,7 @@ class _Fault:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default listen backlog (5) resets bursts of connections
     allow_reuse_address = True
     fake: FakeServer
 
