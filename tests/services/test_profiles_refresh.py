@@ -1,0 +1,60 @@
+"""New samples reach routing at once by default, or in the background within a bound (the
+gateway's mode): the old index goes on serving meanwhile, and no read waits for a rebuild."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from locallama_gui.core.samples import PerformanceSample
+from locallama_gui.core.settings import Settings
+from locallama_gui.services.facade import Services
+from locallama_gui.store.db import Store
+
+
+def sample(model_id: str) -> PerformanceSample:
+    return PerformanceSample(
+        model_id=model_id,
+        source="openrouter",
+        category="chat",
+        ts=datetime.now(UTC),
+        success=True,
+        latency_ms=321.0,
+    )
+
+
+def test_a_plain_invalidation_rebuilds_at_the_next_read(tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        services = Services(settings=Settings(), store=store)
+        first = services.index
+        assert "openai/gpt-4o" not in services.profiles
+        store.add_samples([sample("openai/gpt-4o")])
+        services.invalidate_profiles()
+        assert services.index is not first
+        assert services.profiles["openai/gpt-4o"].overall.latency_ms == 321.0
+
+
+def test_a_deferred_invalidation_serves_the_old_index_then_swaps_in_the_new(tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        services = Services(settings=Settings(), store=store)
+        first = services.index
+        assert services.index_ready
+        store.add_samples([sample("openai/gpt-4o")])
+        services.invalidate_profiles(within_s=0.2)
+        services.invalidate_profiles(within_s=0.2)  # a burst is one rebuild
+        assert services.index is first  # not due yet: no rebuild, no waiting
+        assert "openai/gpt-4o" not in services.profiles
+        deadline = time.monotonic() + 10
+        while services.index is first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert services.index is not first
+        assert services.profiles["openai/gpt-4o"].overall.count == 1
+
+
+def test_without_an_index_a_deferred_invalidation_is_immediate(tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        services = Services(settings=Settings(), store=store)
+        assert not services.index_ready
+        store.add_samples([sample("openai/gpt-4o")])
+        services.invalidate_profiles(within_s=60)
+        assert services.profiles["openai/gpt-4o"].overall.count == 1
