@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resources import ResourceSecurity
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 CLIENT_NAME = "mcp"
 STATUS_PROBE_S = 10.0
+CANCEL_WAIT_S = 10.0
+T = TypeVar("T")
 DEFAULT_BENCHMARK_MAX_USD = Decimal("0.50")
 
 INSTRUCTIONS = """\
@@ -131,6 +134,20 @@ async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise ToolError(str(e)) from None
     except StoreError as e:
         raise ToolError(f"the local database could not be read: {e}") from None
+
+
+async def _insulated(work: Awaitable[T]) -> T:
+    """Await ``work`` in a task of its own, so a cancelled call cancels it once, the asyncio
+    way. The SDK cancels a call with an anyio scope, which cancels every later await in it
+    too, and that would interrupt the clean-up (closing the upstream request) halfway."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.cancel()
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait({task}, timeout=CANCEL_WAIT_S)
+        raise
 
 
 def build_server(
@@ -332,7 +349,7 @@ def build_server(
     )
     async def refresh_models() -> dict[str, Any]:
         live = await ctx.live()
-        result = await RefreshService(live).refresh()
+        result = await _insulated(RefreshService(live).refresh())
         return operations.refresh_document(result)
 
     # --- running ------------------------------------------------------------------------
@@ -394,7 +411,7 @@ def build_server(
             limits=ctx.limits or SpendLimits.from_settings(services),
             client=CLIENT_NAME,
         )
-        result = await runner.run(decision, t.prompt or "", category=t.category)
+        result = await _insulated(runner.run(decision, t.prompt or "", category=t.category))
         out = result.to_dict()
         out["chain"] = list(decision.chain_ids)
         out["why"] = list(decision.why)
@@ -445,7 +462,7 @@ def build_server(
 
         pumping = asyncio.create_task(pump())
         try:
-            report = await runner.run(models, tasks, progress=updates.put_nowait)
+            report = await _insulated(runner.run(models, tasks, progress=updates.put_nowait))
         except UnknownModel as e:
             raise ToolError(str(e).strip("'\"")) from None
         except ValueError as e:
@@ -465,7 +482,7 @@ def build_server(
     async def get_status() -> dict[str, Any]:
         live = await ctx.live()
         try:
-            sources = await asyncio.wait_for(live.fetch_all(), STATUS_PROBE_S)
+            sources = await _insulated(asyncio.wait_for(live.fetch_all(), STATUS_PROBE_S))
         except TimeoutError:
             sources = None
         return await _call(

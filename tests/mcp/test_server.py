@@ -61,7 +61,7 @@ async def stdio_session(flags: list[str]) -> AsyncIterator[ClientSession]:
         args=["-m", "locallama_gui.cli", "mcp", *flags],
         env=dict(os.environ),
     )
-    with open(os.devnull, "w") as errlog:
+    with open(os.environ.get("MCP_TEST_ERRLOG", os.devnull), "w") as errlog:
         async with (
             stdio_client(params, errlog=errlog) as (read, write),
             ClientSession(read, write) as session,
@@ -246,3 +246,32 @@ async def test_the_same_tools_at_the_gateways_mcp_path(urls):
         proc.kill()
         proc.wait(10)
         proc.stdout.close()
+
+
+@pytest.mark.asyncio
+async def test_cancelling_a_benchmark_stops_it_and_the_session_goes_on(urls, ollama_fake):  # noqa: F811
+    import anyio
+
+    release = ollama_fake.hold_stream_after(1)
+    try:
+        async with stdio_session(urls) as s:
+            local = data(await s.call_tool("list_models", {"tier": ["local"]}))["models"][0]
+            with anyio.move_on_after(30) as scope:
+                async with anyio.create_task_group() as tg:
+
+                    async def bench() -> None:
+                        await s.call_tool(
+                            "benchmark_models", {"models": [local["id"]], "categories": ["chat"]}
+                        )
+
+                    tg.start_soon(bench)
+                    held = await anyio.to_thread.run_sync(ollama_fake.stream_held.wait, 20)
+                    assert held, "the benchmark never reached the model"
+                    tg.cancel_scope.cancel()  # the client sends notifications/cancelled
+            assert not scope.cancelled_caught
+            # the server closed the upstream request, and answers the next call
+            abandoned = await anyio.to_thread.run_sync(ollama_fake.stream_abandoned.wait, 20)
+            assert abandoned
+            assert data(await s.call_tool("list_free_models", {}))["models"]
+    finally:
+        release.set()
