@@ -136,8 +136,9 @@ def cmd_cost(args: argparse.Namespace) -> int:
         except ValueError as e:
             raise CliError(str(e)) from None
         return EXIT_OK
+    at = args.at or services.clock()
     try:
-        est = services.estimate(model.id, usage, args.at)
+        est = services.estimate(model.id, usage, at)
     except ValueError as e:
         raise CliError(str(e)) from None
     proj = project(est.total_usd, args.requests_per_day) if args.requests_per_day else None
@@ -159,6 +160,8 @@ def cmd_cost(args: argparse.Namespace) -> int:
             f"  free-tier limits: {lim.per_minute}/minute, {lim.per_day}/UTC day "
             f"({lim.per_day_with_credits} once 10 credits were bought)"
         )
+    window = "" if args.at else " (now; --at picks another time)"
+    print(f"  priced at {at:%Y-%m-%d %H:%M} UTC{window}")
     if est.applied_overrides:
         print(f"  special pricing applied (override entries {list(est.applied_overrides)})")
     if model.pricing is not None:

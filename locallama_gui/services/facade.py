@@ -331,7 +331,9 @@ class Services:
         return decision
 
     def estimate(self, model_id: str, usage: Usage, at: datetime | None = None) -> CostEstimate:
-        return estimate_cost(self.find_model(model_id), usage, at)
+        """The cost of ``usage`` on ``model_id`` at ``at`` (default: now, as routing prices
+        it, so a time-of-day price window in force now applies)."""
+        return estimate_cost(self.find_model(model_id), usage, at or self.clock())
 
     def simulate(
         self,

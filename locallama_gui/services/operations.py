@@ -180,6 +180,7 @@ def cost_document(
     requests_per_day: int | None = None,
 ) -> dict[str, Any]:
     """``locallama cost --json``, ``POST /api/cost``, the MCP ``estimate_cost`` tool."""
+    at = at or services.clock()
     est = services.estimate(model_id, usage, at)
     view = estimate_view(est)
     view["usage"] = {
@@ -189,7 +190,7 @@ def cost_document(
         "cached_tokens": usage.cache_read_tokens,
         "token_method": token_method,
     }
-    view["at"] = at.isoformat() if at else None
+    view["at"] = at.isoformat()
     if requests_per_day:
         proj = project(est.total_usd, requests_per_day)
         view["projection"] = {
