@@ -31,6 +31,7 @@ from locallama_gui.core.models import (
     Source,
     Tier,
 )
+from locallama_gui.core.tokens import tokenizer_for
 
 __all__ = [
     "SNAPSHOT_FORMAT",
@@ -339,7 +340,7 @@ def _openrouter_entry(raw: dict[str, Any]) -> ModelInfo:
         created=_opt_int(raw.get("created"), "created"),
         canonical_slug=_lenient_str(raw.get("canonical_slug")),
         hugging_face_id=_lenient_str(raw.get("hugging_face_id")),
-        tokenizer=_lenient_str(arch.get("tokenizer")),
+        tokenizer=tokenizer_for(model_id, _lenient_str(arch.get("tokenizer"))),
         benchmarks=_parse_benchmarks(raw.get("benchmarks")),
         knowledge_cutoff=_lenient_str(raw.get("knowledge_cutoff")),
         expiration_date=_lenient_str(raw.get("expiration_date")),
@@ -1153,6 +1154,8 @@ def _model_from_facts(d: object) -> ModelInfo:
     reasoning = d.get("supports_reasoning", False)
     if not isinstance(reasoning, bool):
         raise _BadEntry("supports_reasoning is not a boolean")
+    if source is Source.OPENROUTER:  # facts stored before the id-based rule keep working
+        kwargs["tokenizer"] = tokenizer_for(model_id, kwargs.get("tokenizer"))
     return ModelInfo(
         id=model_id, name=name, source=source, tier=tier, supports_reasoning=reasoning, **kwargs
     )

@@ -31,6 +31,7 @@ __all__ = [
     "estimate_complexity",
     "estimate_messages_tokens",
     "estimate_tokens",
+    "tokenizer_for",
 ]
 
 #: Fallback when no tokenizer is available: the usual rule of thumb for English text.
@@ -186,6 +187,20 @@ def _scale(tokens: int, factor: Decimal) -> int:
 
 def _chars_estimate(length: int) -> int:
     return math.ceil(length / CHARS_PER_TOKEN)
+
+
+# GPT-4 (not 4o, 4.1 or 4.5) and GPT-3.5 use cl100k_base; every later OpenAI model o200k_base.
+_CL100K_IDS = re.compile(r"^(?:openai/)?gpt-(?:3\.5|4)(?:$|[-:])", re.IGNORECASE)
+
+
+def tokenizer_for(model_id: str, tokenizer: str | None) -> str | None:
+    """The tokenizer to count ``model_id`` with: its catalogue family, made exact where the
+    id says more (OpenRouter labels every OpenAI model "GPT", cl100k and o200k alike)."""
+    if (tokenizer is None or tokenizer.lower() in ("gpt", "openai")) and _CL100K_IDS.match(
+        model_id
+    ):
+        return "cl100k_base"
+    return tokenizer
 
 
 def estimate_tokens(text: str, tokenizer: str | None = None) -> TokenEstimate:

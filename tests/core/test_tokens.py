@@ -222,3 +222,33 @@ def test_complexity_in_unit_interval(text):
     value = estimate_complexity(text)
     assert isinstance(value, float)
     assert 0.0 <= value <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("model_id", "encoding"),
+    [
+        ("openai/gpt-4", "cl100k_base"),
+        ("openai/gpt-4-turbo", "cl100k_base"),
+        ("openai/gpt-4-0314", "cl100k_base"),
+        ("openai/gpt-3.5-turbo", "cl100k_base"),
+        ("openai/gpt-4o", "o200k_base"),
+        ("openai/gpt-4o-mini", "o200k_base"),
+        ("openai/gpt-4.1", "o200k_base"),
+        ("openai/gpt-5", "o200k_base"),
+    ],
+)
+def test_gpt_4_and_3_5_count_with_their_own_encoding(model_id, encoding):
+    import bpe_openai
+
+    text = "Quarterly totals: 1234567, 89.5%, naïve café ✓ — def f(x): return x**2\n" * 20
+    est = estimate_tokens(text, tokens.tokenizer_for(model_id, "GPT"))
+    assert est.exact and est.method == f"exact: {encoding}"
+    assert est.tokens == len(bpe_openai.get_encoding(encoding).encode(text))
+
+
+def test_the_catalogue_gives_gpt_4_the_cl100k_tokenizer():
+    from locallama_gui.services.catalogue import load_snapshot
+
+    models = {m.id: m for m in load_snapshot().models}
+    assert models["openai/gpt-4"].tokenizer == "cl100k_base"
+    assert models["openai/gpt-4o"].tokenizer == "GPT"
