@@ -182,6 +182,14 @@ class GatewayHost:
             self._error = e
             log.error("the gateway stopped: %s", e)
         finally:
+            # what is still pending (an MCP session's watcher, a client's stream) is cancelled
+            # and let finish, as asyncio.run does, never destroyed while pending
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             with contextlib.suppress(Exception):
                 loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()

@@ -150,6 +150,18 @@ async def _insulated(work: Awaitable[T]) -> T:
         raise
 
 
+def _stored_key() -> str | None:
+    """The OpenRouter key from the environment or the system keyring (None when it cannot be
+    read: local models still work, and get_status says the key is missing)."""
+    from locallama_gui.secrets import KeyStore, KeyStoreError
+
+    try:
+        return KeyStore().get_sync()
+    except KeyStoreError as e:
+        log.warning("the OpenRouter key could not be read: %s", e.user_message)
+        return None
+
+
 def build_server(
     *,
     services: Services,
@@ -162,9 +174,7 @@ def build_server(
 ) -> MCPServer:
     """The server with its tools and resources over ``services``."""
     if api_key_provider is None:
-        from locallama_gui.secrets import current_api_key
-
-        api_key_provider = current_api_key
+        api_key_provider = _stored_key
     endpoints = configured_endpoints(
         services.settings,
         openrouter_url=openrouter_url,

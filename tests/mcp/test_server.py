@@ -119,6 +119,8 @@ async def test_every_tool_over_stdio(urls, capsys, ollama_fake):  # noqa: F811
             "--completion-tokens",
             "567",
         )
+        # the same document, priced at the moment each was asked
+        assert paid.pop("at") and as_cli.pop("at")
         assert paid == as_cli
         prices = paid["effective_prices"]
         expected = Decimal(prices["prompt"]) * 1234 + Decimal(prices["completion"]) * 567
