@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from locallama_gui.gui import memory
 from locallama_gui.gui.bridge import Job, TaskRunner
+from locallama_gui.gui.gateway_control import GatewayControl
 
 if TYPE_CHECKING:
     from locallama_gui.core.settings import Settings
@@ -70,6 +71,8 @@ class AppController(QObject):
         self._sources: tuple[SourceStatus, ...] = ()
         self._key: KeyLocation | None = None
         self._shut_down = False
+        #: The local gateway: owned here, so it runs whether or not its pane was opened.
+        self.gateway = GatewayControl(self)
 
     @property
     def key_store(self) -> KeyStore:
@@ -118,6 +121,7 @@ class AppController(QObject):
             self.notice.emit("info" if "Offline catalogue" in text else "warning", text)
         self.check_key()
         self._start_periodic_refresh()
+        self.gateway.services_ready(services)
         self._settle_memory_soon()
 
     def _on_failed(self, exc: BaseException) -> None:
@@ -145,6 +149,7 @@ class AppController(QObject):
         """The key was set or deleted: live clients must pick up the new one."""
         self._drop_live()
         self.check_key()
+        self.gateway.restart()  # a running gateway reads the key when it starts
 
     # --- live sources and refresh -------------------------------------------------------------
 
@@ -245,7 +250,10 @@ class AppController(QObject):
     # --- settings ----------------------------------------------------------------------------
 
     def apply_settings(
-        self, settings: Settings, on_error: Callable[[BaseException], None] | None = None
+        self,
+        settings: Settings,
+        on_error: Callable[[BaseException], None] | None = None,
+        on_done: Callable[[], None] | None = None,
     ) -> None:
         """Save (in a worker) and apply at once; panes follow ``settings_changed``."""
         services = self._services
@@ -261,6 +269,8 @@ class AppController(QObject):
             self.settings_changed.emit(settings)
             if endpoints_changed or settings.refresh != previous.refresh:
                 self._start_periodic_refresh()
+            if on_done is not None:
+                on_done()
 
         previous = services.settings
 
@@ -269,7 +279,8 @@ class AppController(QObject):
         )
 
     async def aclose(self) -> None:
-        """Close the network connections (before the loop stops)."""
+        """Stop the gateway and close the network connections (before the loop stops)."""
+        await self.gateway.aclose()
         live, self._live = self._live, None
         if live is not None:
             with contextlib.suppress(Exception):
@@ -280,6 +291,7 @@ class AppController(QObject):
         if self._shut_down:
             return
         self._shut_down = True
+        self.gateway.shutdown()  # before the store closes under it
         self.runner.shutdown()
         if self._services is not None:
             try:

@@ -1,4 +1,4 @@
-"""The main window: four panes behind a navigation list, a status bar, and its saved layout.
+"""The main window: five panes behind a navigation list, a status bar, and its saved layout.
 
 Window geometry, the last pane and the catalogue's column layout persist in an INI file in the
 config dir (``window.ini``), so ``LOCALLAMA_HOME`` keeps tests and portable installs apart.
@@ -52,18 +52,20 @@ WINDOW_INI = "window.ini"
 DEFAULT_SIZE = QSize(1280, 800)
 QUOTA_POLL_MS = 60_000
 
-#: (key, title, module, class) in navigation order; Ctrl+1..4 follow it.
+#: (key, title, module, class) in navigation order; Ctrl+1..5 follow it.
 PANES = (
     ("catalogue", "Catalogue", "catalogue", "CataloguePane"),
     ("playground", "Playground", "playground", "PlaygroundPane"),
     ("cost", "Cost", "cost", "CostPane"),
     ("settings", "Settings", "settings", "SettingsPane"),
+    ("gateway", "Gateway", "gateway", "GatewayPane"),
 )
 PANE_HINTS = {
     "catalogue": "Every model from every source",
     "playground": "Route a task and see why",
     "cost": "Estimate and compare costs",
     "settings": "Endpoints, routing defaults, appearance",
+    "gateway": "The local gateway for your tools, and its traffic",
 }
 SOURCE_KEYS = ("openrouter", "ollama", "lmstudio", "other")
 SOURCE_TITLES = {
@@ -329,7 +331,7 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
 
     def install_shortcuts(self) -> None:
-        """Ctrl+R, Ctrl+Q, Ctrl+F and Ctrl+1..4 (Qt's first shortcut costs a noticeable
+        """Ctrl+R, Ctrl+Q, Ctrl+F and Ctrl+1..5 (Qt's first shortcut costs a noticeable
         moment, so the window sets them just after its first paint); idempotent."""
         if self._shortcuts_installed:
             return

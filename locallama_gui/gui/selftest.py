@@ -157,6 +157,41 @@ def check_tokens(progress: Progress) -> None:
     progress.add("tokens", True, f"{estimate.tokens} tokens in the sample ({estimate.method})")
 
 
+def check_gateway(progress: Progress) -> None:
+    """The gateway's server stack is in the build: serve on a free loopback port, answer one
+    authorised request, stop. (Blocking: call it from a worker thread.)"""
+    import secrets as random_tokens
+
+    import httpx
+
+    from locallama_gui.core.settings import Settings
+    from locallama_gui.gateway.host import GatewayHost
+    from locallama_gui.gateway.service import Gateway
+    from locallama_gui.services.catalogue import load_snapshot
+    from locallama_gui.services.facade import Services
+
+    progress.step = "gateway"
+    token = "llr-selftest-" + random_tokens.token_hex(8)
+    services = Services(settings=Settings(), store=None, catalogue=load_snapshot())
+    host = GatewayHost(Gateway(services, token=token, endpoints=(), api_key=None), port=0)
+    host.start()
+    try:
+        r = httpx.get(
+            host.url + "/v1/models",
+            headers={"authorization": f"Bearer {token}"},
+            timeout=STEP_TIMEOUT_S,
+            trust_env=False,
+        )
+        listed = len(r.json().get("data", [])) if r.status_code == 200 else 0
+        loop = type(host.loop).__module__.split(".")[0] if host.loop is not None else "?"
+    finally:
+        host.stop()
+    if r.status_code != 200 or not listed:
+        progress.add("gateway", False, f"GET /v1/models answered HTTP {r.status_code}")
+        return
+    progress.add("gateway", True, f"served {listed} models on a loopback port ({loop} loop)")
+
+
 def keyring_entry_points() -> list[str]:
     """The keyring backends registered through package metadata (empty in a bundle that
     lost keyring's metadata: keyring then silently falls back to its ``fail`` backend)."""
@@ -320,6 +355,7 @@ async def run_checks(
     _guarded(progress, "icon", lambda: check_icon(progress))
     _guarded(progress, "snapshot", lambda: check_snapshot(progress))
     _guarded(progress, "tokens", lambda: check_tokens(progress))
+    await _guarded_async(progress, "gateway", asyncio.to_thread(check_gateway, progress))
 
     progress.step = "window"
     controller = (controller_factory or AppController)()

@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
 from locallama_gui.gui.bridge import Job
+from locallama_gui.gui.gateway_control import FAILED, ON, STARTING, STOPPING
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def read_tray_data(services: Any, limit: int = RECENT_LIMIT) -> TrayData:
 
 class TrayController(QObject):
     """The tray icon and its menu: Quick route…, recent decisions, free requests left today,
-    Refresh catalogue, Open window, Quit."""
+    Refresh catalogue, the gateway's state and switch, Open window, Quit."""
 
     quick_route_requested = Signal()
     open_window_requested = Signal()
@@ -128,6 +129,9 @@ class TrayController(QObject):
             signal = getattr(controller, name, None)
             if signal is not None:
                 signal.connect(lambda *_a: self._populate())
+        gateway = self.gateway
+        if gateway is not None:
+            gateway.changed.connect(lambda _state: self._populate())
         self._populate()
         if getattr(controller, "services", None) is not None:
             self.update_data()
@@ -226,12 +230,24 @@ class TrayController(QObject):
         refresh = m.addAction("Refreshing the catalogue…" if refreshing else "Refresh catalogue")
         refresh.setEnabled(ready and not refreshing)
         refresh.triggered.connect(self.refresh_catalogue)
+        gateway = self.gateway
+        if gateway is not None:
+            m.addSeparator()
+            state = m.addAction(self.gateway_text())
+            state.setEnabled(False)
+            wanted = gateway.state.status in (ON, STARTING)
+            switch = m.addAction("Turn gateway off" if wanted else "Turn gateway on")
+            switch.setEnabled(ready)
+            switch.triggered.connect(self.toggle_gateway)
         open_window = m.addAction("Open LocaLLama Router")
         open_window.triggered.connect(self.open_window_requested)
         m.addSeparator()
         quit_action = m.addAction("Quit")
         quit_action.triggered.connect(self.quit_requested)
-        self.tray.setToolTip(f"{TRAY_TITLE}\n{self.quota_text()}")
+        tip = f"{TRAY_TITLE}\n{self.quota_text()}"
+        if gateway is not None:
+            tip += f"\n{self.gateway_text()}"
+        self.tray.setToolTip(tip)
         self.menu_rebuilt.emit()
 
     def quota_text(self) -> str:
@@ -242,6 +258,34 @@ class TrayController(QObject):
         if d.free_left is None or d.free_cap is None:
             return "Free requests left today: –"
         return f"Free requests left today: {d.free_left} of {d.free_cap}"
+
+    @property
+    def gateway(self) -> Any:
+        """The controller's :class:`~locallama_gui.gui.gateway_control.GatewayControl`."""
+        return getattr(self.controller, "gateway", None)
+
+    def gateway_text(self) -> str:
+        gateway = self.gateway
+        if gateway is None:
+            return "Gateway: off"
+        gateway.check_alive()
+        status = gateway.state.status
+        if status == ON:
+            n = gateway.requests_today
+            return f"Gateway: on — {n:,} request{'s' if n != 1 else ''} today"
+        if status == STARTING:
+            return "Gateway: starting…"
+        if status == STOPPING:
+            return "Gateway: stopping…"
+        if status == FAILED:
+            return "Gateway: off (it could not start)"
+        return "Gateway: off"
+
+    def toggle_gateway(self) -> None:
+        gateway = self.gateway
+        if gateway is not None:
+            gateway.toggle()
+            self._populate()
 
     def refresh_catalogue(self) -> None:
         self.controller.refresh()

@@ -56,6 +56,9 @@ def test_menu_entries_before_any_decision(tray):
         "---",
         "Free requests left today: 50 of 50",
         "Refresh catalogue",
+        "---",
+        "Gateway: off",
+        "Turn gateway on",
         "Open LocaLLama Router",
         "---",
         "Quit",
@@ -63,7 +66,10 @@ def test_menu_entries_before_any_decision(tray):
     assert not tray.action("No decisions yet").isEnabled()
     assert not tray.action("Free requests left today").isEnabled()
     assert tray.action("Refresh catalogue").isEnabled()
+    assert not tray.action("Gateway: off").isEnabled()  # a line of text
+    assert tray.action("Turn gateway on").isEnabled()
     assert "50 of 50" in tray.tray.toolTip()
+    assert "Gateway: off" in tray.tray.toolTip()
 
 
 def test_icon_is_the_app_icon_and_offscreen_there_is_no_tray(tray):

@@ -13,7 +13,17 @@ from PySide6.QtWidgets import QWidget
 from locallama_gui.gui import selftest
 from locallama_gui.gui.selftest import Check, FirstPaintProbe, exit_code, render
 
-CHECKS = ("icon", "snapshot", "tokens", "window", "catalogue", "route", "price", "keyring")
+CHECKS = (
+    "icon",
+    "snapshot",
+    "tokens",
+    "gateway",
+    "window",
+    "catalogue",
+    "route",
+    "price",
+    "keyring",
+)
 
 
 def run_app(args: list[str], home, code: str | None = None) -> subprocess.CompletedProcess:
@@ -54,7 +64,7 @@ def test_selftest_passes_and_prints_one_screen(_isolated_home):
     results = summary_lines(proc.stdout)
     assert set(CHECKS) <= set(results) and set(results.values()) == {"PASS"}
     assert "keyring.backends.null.Keyring (no system keyring)" in proc.stdout
-    assert "catalogue, playground, cost, settings opened and closed" in proc.stdout
+    assert "catalogue, playground, cost, settings, gateway opened and closed" in proc.stdout
     assert lines[-1].startswith("self-test passed")
     assert proc.stderr.strip() == ""  # no Qt warnings, no stray tracebacks
 

@@ -154,7 +154,7 @@ class LiveExecutor:
 
         api_key = await self._read_key()
         async with LiveServices(self.services, api_key=api_key) as live:
-            return await Runner(live).run(
+            return await Runner(live, client="gui").run(
                 decision, prompt, on_delta=on_delta, on_attempt=on_attempt, cancel=cancel
             )
 
