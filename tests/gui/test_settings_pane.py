@@ -169,3 +169,31 @@ def test_probe_refuses_plain_http_to_a_public_host(qtbot, qloop):
     qtbot.waitUntil(fut.done, timeout=5000)
     ok, message = fut.result()
     assert not ok and "refused" in message  # never sent: plain http to a public host
+
+
+def test_spend_guardrails_are_set_checked_and_enforced_from_the_form(pane, controller, qtbot):
+    from decimal import Decimal
+
+    from locallama_gui.services.spend import SpendLimits
+
+    pane.daily_cap.setText("-1")
+    pane.monthly_cap.setText("plenty")
+    qtbot.mouseClick(pane.apply_button, Qt.MouseButton.LeftButton)
+    assert pane.error_text("spend.daily_cap_usd").startswith("spend.daily_cap_usd:")
+    assert pane.error_text("spend.monthly_cap_usd").startswith("spend.monthly_cap_usd:")
+    assert controller.services.settings.spend.daily_cap_usd is None
+
+    pane.daily_cap.setText("2.50")
+    pane.monthly_cap.setText("")
+    pane.refuse_paid_fallback.setChecked(True)
+    pane.baseline_model.setText("openai/gpt-4o")
+    with qtbot.waitSignal(pane.applied, timeout=5000):
+        qtbot.mouseClick(pane.apply_button, Qt.MouseButton.LeftButton)
+    spend = controller.services.settings.spend
+    assert spend.daily_cap_usd == Decimal("2.50") and spend.monthly_cap_usd is None
+    assert spend.refuse_paid_fallback and spend.baseline_model == "openai/gpt-4o"
+    limits = SpendLimits.from_settings(controller.services)  # what every paid call checks
+    assert limits.daily_cap_usd == Decimal("2.50") and limits.refuse_paid_fallback
+    assert load_settings().settings.spend == spend
+    pane.load(controller.services.settings)
+    assert pane.daily_cap.text() == "2.50" and pane.monthly_cap.text() == ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -102,6 +102,7 @@ class SettingsPane(QWidget):
         body.addWidget(self._build_endpoints())
         body.addWidget(self._build_api_key())
         body.addWidget(self._build_routing())
+        body.addWidget(self._build_spend())
         row = QHBoxLayout()
         row.addWidget(self._build_refresh(), 1)
         row.addWidget(self._build_appearance(), 1)
@@ -341,6 +342,50 @@ class SettingsPane(QWidget):
         )
         return group
 
+    def _build_spend(self) -> QGroupBox:
+        group = QGroupBox("Spend guardrails")
+        group.setToolTip(
+            "Checked before every paid call: in the window, the gateway, the MCP server and "
+            "locallama run"
+        )
+        form = QFormLayout(group)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+
+        def money_edit(key: str, tip: str) -> QLineEdit:
+            edit = QLineEdit()
+            edit.setPlaceholderText("no cap")
+            edit.setToolTip(tip)
+            edit.textChanged.connect(self._changed)
+            edit.textEdited.connect(lambda _t: self._clear_error(key))
+            return edit
+
+        self.daily_cap = money_edit(
+            "spend.daily_cap_usd", "Most spent on paid models per UTC day, in USD, e.g. 2"
+        )
+        form.addRow("Daily cap (USD):", self._add_field("spend.daily_cap_usd", self.daily_cap))
+        self.monthly_cap = money_edit(
+            "spend.monthly_cap_usd", "Most spent on paid models per calendar month (UTC), in USD"
+        )
+        form.addRow(
+            "Monthly cap (USD):", self._add_field("spend.monthly_cap_usd", self.monthly_cap)
+        )
+        self.refuse_paid_fallback = QCheckBox(
+            "Refuse a paid fallback after a free or local model failed (never pay silently)"
+        )
+        self.refuse_paid_fallback.toggled.connect(self._changed)
+        form.addRow("", self._add_field("spend.refuse_paid_fallback", self.refuse_paid_fallback))
+        self.baseline_model = QLineEdit()
+        self.baseline_model.setToolTip(
+            "The paid model savings are measured against: what a request would have cost there"
+        )
+        self.baseline_model.textChanged.connect(self._changed)
+        self.baseline_model.textEdited.connect(lambda _t: self._clear_error("spend.baseline_model"))
+        form.addRow(
+            "Savings baseline:", self._add_field("spend.baseline_model", self.baseline_model)
+        )
+        return group
+
     def _build_refresh(self) -> QGroupBox:
         group = QGroupBox("Catalogue refresh")
         form = QFormLayout(group)
@@ -403,6 +448,11 @@ class SettingsPane(QWidget):
             self.quality_floor.setText("" if r.quality_floor is None else f"{r.quality_floor:g}")
             self.fallback_depth.setValue(r.fallback_depth)
             _select(self.credits, r.credits_purchased)
+            sp = settings.spend
+            self.daily_cap.setText("" if sp.daily_cap_usd is None else str(sp.daily_cap_usd))
+            self.monthly_cap.setText("" if sp.monthly_cap_usd is None else str(sp.monthly_cap_usd))
+            self.refuse_paid_fallback.setChecked(sp.refuse_paid_fallback)
+            self.baseline_model.setText(sp.baseline_model)
             self.refresh_interval.setValue(settings.refresh.interval_minutes)
             _select(self.theme_combo, settings.appearance.theme)
             self.close_to_tray.setChecked(settings.appearance.close_to_tray)
@@ -444,6 +494,12 @@ class SettingsPane(QWidget):
                 "quality_floor": floor,
                 "fallback_depth": self.fallback_depth.value(),
                 "credits_purchased": self.credits.currentData(),
+            },
+            "spend": {
+                "daily_cap_usd": self.daily_cap.text().strip() or None,
+                "monthly_cap_usd": self.monthly_cap.text().strip() or None,
+                "refuse_paid_fallback": self.refuse_paid_fallback.isChecked(),
+                "baseline_model": self.baseline_model.text().strip(),
             },
             "refresh": {"interval_minutes": self.refresh_interval.value()},
             "appearance": {
@@ -520,9 +576,13 @@ class SettingsPane(QWidget):
             self._show_errors(errors)
             return False
         self.clear_errors()
-        if getattr(self._controller, "services", None) is None:
+        services = getattr(self._controller, "services", None)
+        if services is None:
             self._set_status("Settings can be applied once the app has finished starting.", "error")
             return False
+        # The section this form does not edit (the Gateway pane's switch and port) keeps its
+        # current values.
+        settings = replace(settings, gateway=services.settings.gateway)
         self._pending = settings
         self._set_status("Saving…")
         self.apply_button.setEnabled(False)
