@@ -16,6 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["LOCALLAMA_HOME"] = tempfile.mkdtemp(prefix="locallama-shots-")
+os.environ["LOCALLAMA_GATEWAY_TOKEN"] = "llr-screenshots-not-a-real-token"
 
 import qasync
 from PySide6.QtWidgets import QApplication
@@ -85,6 +86,15 @@ async def shoot(theme: str, out: Path) -> list[Path]:
     window.show_pane("settings")
     await grab("settings")
 
+    window.show_pane("gateway")
+    gateway = controller.gateway
+    gateway.port_override = 11435  # the address the set-up snippets show
+    gateway.set_enabled(True)
+    await _wait(lambda: gateway.state.status in ("on", "failed"))
+    await grab("gateway")
+    gateway.set_enabled(False)
+    await _wait(lambda: not gateway.running)
+
     window.close()
     controller.runner.cancel_all()
     await controller.aclose()
@@ -96,6 +106,7 @@ def main(argv: list[str]) -> int:
     out = Path(argv[1]) if len(argv) > 1 else ROOT / "resources" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([argv[0]])
+    app.setQuitOnLastWindowClosed(False)  # each theme closes its window; the loop goes on
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
