@@ -61,25 +61,19 @@ def _price_cells(view: dict[str, Any], tier: str) -> tuple[str, str]:
 def cmd_models(args: argparse.Namespace) -> int:
     services = open_services(args)
     print_notices(services, args)
-    models = operations.select_models(
-        services,
-        free_only=args.free,
-        tiers=args.tier,
-        sources=args.source,
-        search=args.search,
-        min_context=args.min_context,
-    )
+    filters = {
+        "free_only": args.free,
+        "tiers": args.tier,
+        "sources": args.source,
+        "search": args.search,
+        "min_context": args.min_context,
+    }
+    try:
+        models = operations.select_models(services, **filters)
+    except ValueError as e:
+        raise CliError(str(e)) from None
     if args.json:
-        emit_json(
-            operations.models_document(
-                services,
-                free_only=args.free,
-                tiers=args.tier,
-                sources=args.source,
-                search=args.search,
-                min_context=args.min_context,
-            )
-        )
+        emit_json(operations.models_document(services, **filters))
         return EXIT_OK
     if not models:
         print("No models match these filters.")

@@ -112,18 +112,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _mcp_app(args: argparse.Namespace, services: Services) -> Any:
-    from locallama_gui.mcp.server import build_server, streamable_http_app
+    from locallama_gui.cli.mcp_commands import server_from_args
+    from locallama_gui.mcp.server import streamable_http_app
 
-    server = build_server(
-        services=services,
-        openrouter_url=args.openrouter_url,
-        ollama_url=args.ollama_url,
-        lmstudio_url=args.lmstudio_url,
-        server_urls=args.server_url,
-        api_key_provider=current_api_key,
-        limits=limits_from_args(args, services),
-    )
-    return streamable_http_app(server, "/mcp")
+    return streamable_http_app(server_from_args(args, services), "/mcp")
 
 
 # --- gateway token --------------------------------------------------------------------------
