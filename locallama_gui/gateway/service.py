@@ -515,6 +515,7 @@ class Gateway:
             policy=self.run_policy,
             limits=self.limits,
             profile_refresh_s=PROFILE_REFRESH_S,
+            write_behind=True,
         )
 
     async def run(

@@ -12,9 +12,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from locallama_gui.core.cost import estimate_cost
 from locallama_gui.core.models import CostEstimate, ModelInfo, Source, Usage, decimal_str
@@ -40,6 +42,15 @@ log = logging.getLogger(__name__)
 
 #: Observed samples older than this are not read for profiles at start-up.
 PROFILE_WINDOW = timedelta(days=90)
+
+
+def _write(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    try:
+        fn(*args, **kwargs)
+    except StoreError as e:
+        log.warning("run history not saved: %s", e)
+    except Exception:
+        log.exception("a deferred write failed")
 
 
 def utcnow() -> datetime:
@@ -77,6 +88,7 @@ class Services:
         # (monotonic) time has passed; see invalidate_profiles(within_s=)
         self._stale_due: float | None = None
         self._rebuilding = False
+        self._writer: ThreadPoolExecutor | None = None
 
     # --- construction -----------------------------------------------------------------------
 
@@ -99,8 +111,36 @@ class Services:
         return cls(settings=loaded.settings, store=store, catalogue=catalogue, notices=notices)
 
     def close(self) -> None:
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=True)  # every write handed over is made before the store closes
         if self.store is not None:
             self.store.close()
+
+    # --- writes behind the caller ---------------------------------------------------------
+
+    def write_behind(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Make a store write on the one writer thread, in order, without waiting for it (the
+        gateway answers before its records are written). A failure is logged, as the
+        run's own writes are; :meth:`flush_writes` waits for what was handed over."""
+        with self._lock:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="locallama-writer")
+            writer = self._writer
+        writer.submit(_write, fn, args, kwargs)
+
+    def flush_writes(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every write handed to :meth:`write_behind` so far is made."""
+        with self._lock:
+            writer = self._writer
+        if writer is None:
+            return True
+        try:
+            writer.submit(lambda: None).result(timeout_s)
+        except (TimeoutError, RuntimeError):  # RuntimeError: closed meanwhile (all written)
+            return False
+        return True
 
     # --- catalogue ----------------------------------------------------------------------------
 
@@ -236,13 +276,17 @@ class Services:
         with self._lock:  # workers, the runner and the GUI's readers share one quota
             return quota.status(now or self.clock())
 
-    def record_free_request(self, when: datetime | None = None) -> None:
+    def record_free_request(self, when: datetime | None = None, *, defer: bool = False) -> None:
+        """Count a free request now; its record is written now, or behind (``defer``)."""
         when = when or self.clock()
         quota = self.quota
         with self._lock:
             quota.record_request(when)
         if self.store is not None:
-            self.store.add_quota_event(when, "request")
+            if defer:
+                self.write_behind(self.store.add_quota_event, when, "request")
+            else:
+                self.store.add_quota_event(when, "request")
 
     def record_free_limit(self, scope: str, when: datetime, reset_at: datetime | None) -> None:
         quota = self.quota

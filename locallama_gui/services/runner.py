@@ -212,8 +212,12 @@ class Runner:
         limits: SpendLimits | None = None,
         client: str | None = None,
         profile_refresh_s: float = 0.0,
+        write_behind: bool = False,
     ) -> None:
         self.live = live
+        #: answer first, write the records (sample, ledger, quota event) behind, in order, on
+        #: the services' writer thread (the gateway: see Services.write_behind)
+        self.write_behind = write_behind
         #: how long new samples may wait before routing sees them (see
         #: ``Services.invalidate_profiles``); 0: at the next decision
         self.profile_refresh_s = profile_refresh_s
@@ -485,6 +489,10 @@ class Runner:
                 await self._sleep(retry_wait)
                 waited += retry_wait
                 continue
+            if self.write_behind:  # nothing blocking is left: no thread hop
+                return self._succeeded(
+                    model, index, result, now, started, waited, category, state, call
+                )
             return await asyncio.to_thread(
                 self._succeeded, model, index, result, now, started, waited, category, state, call
             )
@@ -672,12 +680,17 @@ class Runner:
             completion_tokens=None if usage is None else usage.completion_tokens,
             cost_usd=result.cost_usd,
         )
-        if self._add_sample(sample):
+        if self.write_behind:
+            if self.services.store is not None:
+                self.services.write_behind(self.services.store.add_samples, [sample])
+                state.samples_written = True
+        elif self._add_sample(sample):
             state.samples_written = True
         state.baseline = baseline_cost(self.services, usage, now)
         store = self.services.store
         if store is not None:
-            self._persist(
+            write = self.services.write_behind if self.write_behind else self._persist
+            write(
                 store.record_spend,
                 client=call.client,
                 baseline_model=state.baseline[0],
@@ -692,8 +705,14 @@ class Runner:
                 note=None if billed is model else f"requested {model.id}",
             )
         if model.tier is Tier.FREE or billed.tier is Tier.FREE:
-            self._persist(self.services.record_free_request, now)
-        self.quarantine.record_success(model.id)
+            if self.write_behind:
+                self.services.record_free_request(now, defer=True)
+            else:
+                self._persist(self.services.record_free_request, now)
+        if self.write_behind:
+            self.services.write_behind(self.quarantine.record_success, model.id)
+        else:
+            self.quarantine.record_success(model.id)
         state.attempts.append(
             Attempt(model.id, OK, None, None, model.source.value, elapsed, waited)
         )

@@ -32,6 +32,7 @@ def test_a_message_is_routed_and_answered_in_anthropic_format(claude, gateway, s
     assert message.usage.output_tokens > 0
     served = raw.headers["x-locallama-model"]
     assert message.model == served and raw.headers["x-locallama-tier"] == "local"
+    assert services.flush_writes()  # the records are written behind the answer
     (entry,) = services.store.spend_entries()
     assert entry.client == "Anthropic/Python" and entry.model_id == served
 

@@ -98,7 +98,9 @@ def test_auto_is_routed_and_the_response_names_the_model_that_served(gateway, se
     assert raw.headers["x-locallama-routed-model"].endswith(":free")
     assert raw.headers["x-locallama-tier"] == tier_of(services, served).value
     assert raw.headers["x-locallama-asked"] == "locallama/auto"
-    # recorded as a run records it: route history, spend ledger with the client, sample
+    # recorded as a run records it (written behind the answer): route history, spend ledger
+    # with the client, sample
+    assert services.flush_writes()
     (entry,) = services.store.spend_entries()
     assert entry.model_id == served and entry.client == "OpenAI/Python"
     assert entry.baseline_model == services.settings.spend.baseline_model

@@ -58,3 +58,27 @@ def test_without_an_index_a_deferred_invalidation_is_immediate(tmp_path):
         store.add_samples([sample("openai/gpt-4o")])
         services.invalidate_profiles(within_s=60)
         assert services.profiles["openai/gpt-4o"].overall.count == 1
+
+
+def test_writes_behind_are_made_in_order_and_before_the_store_closes(tmp_path):
+    from decimal import Decimal
+
+    path = tmp_path / "s.sqlite"
+    store = Store(path)
+    services = Services(settings=Settings(), store=store)
+    for k in range(20):
+        services.write_behind(
+            store.record_spend,
+            ts=datetime.now(UTC),
+            model_id=f"m{k}",
+            tier="paid",
+            cost_usd=Decimal("0.01"),
+            client="test",
+        )
+    assert services.flush_writes()
+    written = sorted(store.spend_entries(), key=lambda e: e.ts)
+    assert [e.model_id for e in written] == [f"m{k}" for k in range(20)]
+    services.write_behind(store.add_samples, [sample("openai/gpt-4o")])
+    services.close()  # waits for the writer, then closes the store
+    with Store(path) as again:
+        assert len(again.samples(model_id="openai/gpt-4o")) == 1
