@@ -167,29 +167,49 @@ def check_gateway(progress: Progress) -> None:
     from locallama_gui.core.settings import Settings
     from locallama_gui.gateway.host import GatewayHost
     from locallama_gui.gateway.service import Gateway
+    from locallama_gui.mcp.server import build_server, streamable_http_app
     from locallama_gui.services.catalogue import load_snapshot
     from locallama_gui.services.facade import Services
 
     progress.step = "gateway"
     token = "llr-selftest-" + random_tokens.token_hex(8)
     services = Services(settings=Settings(), store=None, catalogue=load_snapshot())
-    host = GatewayHost(Gateway(services, token=token, endpoints=(), api_key=None), port=0)
+    mcp = streamable_http_app(
+        build_server(services=services, server_urls=(), api_key_provider=lambda: None)
+    )
+    gateway = Gateway(services, token=token, endpoints=(), api_key=None)
+    host = GatewayHost(gateway, port=0, mounts=[("/mcp", mcp)])
     host.start()
+    auth = {"authorization": f"Bearer {token}"}
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "selftest", "version": "1"},
+        },
+    }
     try:
-        r = httpx.get(
-            host.url + "/v1/models",
-            headers={"authorization": f"Bearer {token}"},
-            timeout=STEP_TIMEOUT_S,
-            trust_env=False,
-        )
-        listed = len(r.json().get("data", [])) if r.status_code == 200 else 0
+        with httpx.Client(headers=auth, timeout=STEP_TIMEOUT_S, trust_env=False) as client:
+            r = client.get(host.url + "/v1/models")
+            listed = len(r.json().get("data", [])) if r.status_code == 200 else 0
+            m = client.post(
+                host.url + "/mcp",
+                json=hello,
+                headers={"accept": "application/json, text/event-stream"},
+            )
         loop = type(host.loop).__module__.split(".")[0] if host.loop is not None else "?"
     finally:
         host.stop()
     if r.status_code != 200 or not listed:
         progress.add("gateway", False, f"GET /v1/models answered HTTP {r.status_code}")
         return
-    progress.add("gateway", True, f"served {listed} models on a loopback port ({loop} loop)")
+    if m.status_code != 200 or "locallama" not in m.text:
+        progress.add("gateway", False, f"MCP at /mcp answered HTTP {m.status_code}")
+        return
+    progress.add("gateway", True, f"{listed} models and MCP on a loopback port ({loop} loop)")
 
 
 def keyring_entry_points() -> list[str]:
