@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from locallama_gui.gui.app import main
+from locallama_gui.gui.launch import main
 
 if __name__ == "__main__":
     sys.exit(main())
