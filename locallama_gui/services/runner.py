@@ -394,7 +394,10 @@ class Runner:
             if self.live.openrouter_endpoint is None:
                 return "OpenRouter is disabled in the settings"
             if not self.live.api_key:
-                return "no OpenRouter API key (set OPENROUTER_API_KEY or add it in Settings)"
+                return (
+                    "no OpenRouter API key (add it in Settings or with 'locallama key set', or "
+                    "set OPENROUTER_API_KEY)"
+                )
             if state.auth_failed:
                 return "the OpenRouter API key was rejected"
             if state.paid_blocked and model.tier is not Tier.FREE:

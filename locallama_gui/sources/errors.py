@@ -64,8 +64,8 @@ class AuthError(SourceError):
     """401: the API key is missing, invalid, disabled or expired."""
 
     default_user_message = (
-        "The API key was rejected. Check it in Settings: copy the whole key again from "
-        "openrouter.ai/settings/keys."
+        "The API key was rejected. Copy the whole key again from openrouter.ai/settings/keys "
+        "and store it in Settings (or with 'locallama key set')."
     )
 
 

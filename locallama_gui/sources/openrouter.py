@@ -140,7 +140,8 @@ class OpenRouterClient:
         if not api_key or not isinstance(api_key, str):
             raise AuthError(
                 "no OpenRouter API key",
-                user_message="Add your OpenRouter API key in Settings to use OpenRouter models.",
+                user_message="Add your OpenRouter API key (in Settings, or with 'locallama key "
+                "set') to use OpenRouter models.",
             )
 
     # ------------------------------------------------------------------ chat
