@@ -40,6 +40,8 @@ from locallama_gui.services.runner import FAILED, OK, Runner, RunPolicy, RunResu
 from locallama_gui.sources import COST_PROVIDER, KeyStatus, SourceError
 
 KEY_ENV = "OPENROUTER_API_KEY"
+#: ``refresh``: the local servers answered, OpenRouter did not (its models are the stored ones).
+EXIT_OPENROUTER_DOWN = 4
 NO_KEY_MESSAGE = (
     "no OpenRouter API key: store one with 'locallama key set', or set the "
     f"{KEY_ENV} environment variable (keys start with sk-or-; create one at "
@@ -144,6 +146,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     if not result.any_up:
         print("locallama: error: no source answered; nothing was refreshed", file=sys.stderr)
         return EXIT_ERROR
+    if any(s.kind == Source.OPENROUTER.value and not s.up for s in result.sources):
+        _note(args, "OpenRouter did not answer: its models are the stored ones (exit status 4)")
+        return EXIT_OPENROUTER_DOWN
     return EXIT_OK
 
 

@@ -171,7 +171,7 @@ class RefreshService:
     ) -> tuple[list[SourceStatus], LoadedCatalogue, CatalogueDiff, tuple[str, ...]]:
         """The merged catalogue, its diff, and the stored snapshots (in a worker thread)."""
         services = self.services
-        stored = self._stored_by_source()
+        stored, stored_at = self._stored_by_source()
 
         def last_good(source: Source) -> list[ModelInfo]:
             if source in stored:
@@ -225,6 +225,15 @@ class RefreshService:
         notice = None
         origin = "store"
         has_openrouter = any(m.source is Source.OPENROUTER for m in merged.values())
+        if openrouter_status is not None and not openrouter_status.up and has_openrouter:
+            # OpenRouter did not answer: its part is the last good one, and the label says when
+            # that was (never "refreshed" now)
+            when = stored_at.get(Source.OPENROUTER)
+            dated = f"of {when:%Y-%m-%d %H:%M} UTC" if when else "kept from before"
+            label = (
+                f"stored OpenRouter catalogue {dated} (OpenRouter did not answer at "
+                f"{fetched_at:%H:%M} UTC)"
+            )
         if openrouter_status is not None and not has_openrouter:
             snap = load_snapshot()
             for m in snap.models:
@@ -242,11 +251,13 @@ class RefreshService:
         diff = diff_catalogues(previous.models, catalogue.models)
         return final_statuses, catalogue, diff, saved
 
-    def _stored_by_source(self) -> dict[Source, list[ModelInfo]]:
+    def _stored_by_source(self) -> tuple[dict[Source, list[ModelInfo]], dict[Source, datetime]]:
+        """The last good models of each source, and when they were fetched."""
         store = self.services.store
         out: dict[Source, list[ModelInfo]] = {}
+        when: dict[Source, datetime] = {}
         if store is None:
-            return out
+            return out, when
         for source in Source:
             try:
                 found = store.latest_catalogue(source.value)
@@ -255,7 +266,8 @@ class RefreshService:
                 continue
             if found is not None:
                 out[source] = list(found[0])
-        return out
+                when[source] = found[1]
+        return out, when
 
     def _save(
         self, fetched_at: datetime, snapshots: Sequence[tuple[str, list[ModelInfo], dict]]

@@ -86,6 +86,28 @@ def test_refresh_json_has_status_and_diff(capsys, urls):
     assert "gemma4:e4b" in data["diff"]["added"]
 
 
+def test_openrouter_down_keeps_the_stored_catalogue_says_so_and_exits_4(
+    capsys,
+    urls,
+    openrouter_fake,  # noqa: F811
+):
+    from tests.fakes import server as fk
+
+    code, _, err = run_cli(capsys, "refresh", *urls)
+    assert code == 0, err
+    with Store() as store:
+        _, stored_at, _ = store.latest_catalogue("openrouter")
+    openrouter_fake.fail_next("/models", fk.BAD_GATEWAY, times=5)
+    code, out, err = run_cli(capsys, "refresh", "--json", *urls)
+    assert code == 4
+    label = json.loads(out)["catalogue"]
+    assert label.startswith(f"stored OpenRouter catalogue of {stored_at:%Y-%m-%d %H:%M} UTC")
+    assert "did not answer" in label and "refreshed" not in label
+    # the stored models are kept, not "removed"
+    code, out, _ = run_cli(capsys, "models", "--json", "--source", "openrouter")
+    assert code == 0 and len(json.loads(out)["models"]) > 400
+
+
 def test_refresh_with_every_source_down_is_an_error(capsys):
     dead = dead_url()
     code, _, err = run_cli(
