@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import signal
 import sys
-from decimal import Decimal
 
 from locallama_gui.cli.common import (
     EXIT_ERROR,
@@ -44,6 +43,7 @@ from locallama_gui.core.benchmarks import (
 from locallama_gui.core.cost import format_usd
 from locallama_gui.core.models import Source
 from locallama_gui.services.benchmark import (
+    DEFAULT_MAX_USD,
     BenchmarkOptions,
     BenchmarkProgress,
     BenchmarkReport,
@@ -52,8 +52,6 @@ from locallama_gui.services.benchmark import (
 )
 from locallama_gui.services.facade import Services, UnknownModel
 from locallama_gui.services.refresh import RefreshService
-
-DEFAULT_MAX_USD = Decimal("0.50")
 
 
 def _note(args: argparse.Namespace, text: str) -> None:

@@ -12,8 +12,6 @@ from locallama_gui.services import operations
 from locallama_gui.services.refresh import RefreshService
 from locallama_gui.services.spend import spend_report
 
-STATUS_PROBE_S = 10.0
-
 
 async def free_models(gateway: Gateway, query: Mapping[str, Any]) -> dict[str, Any]:
     return await asyncio.to_thread(operations.models_document, gateway.services, free_only=True)
@@ -37,7 +35,7 @@ async def refresh(gateway: Gateway, query: Mapping[str, Any]) -> dict[str, Any]:
     if live is None:
         raise GatewayError(503, "the gateway is starting; try again", kind="server_error")
     result = await RefreshService(live).refresh()
-    return operations.refresh_document(result)
+    return result.to_dict()
 
 
 async def cost(gateway: Gateway, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,18 +54,7 @@ async def spend(gateway: Gateway, query: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def status(gateway: Gateway, query: Mapping[str, Any]) -> dict[str, Any]:
-    sources = None
-    if gateway.live is not None:
-        try:
-            sources = await asyncio.wait_for(gateway.live.fetch_all(), STATUS_PROBE_S)
-        except TimeoutError:
-            sources = None
-    doc = await asyncio.to_thread(
-        operations.status_document,
-        gateway.services,
-        key_present=gateway.key_present,
-        sources=sources,
-    )
+    doc = await operations.probe_status_document(gateway.services, gateway._live())
     doc["gateway"] = {"requests_today": gateway.requests_today, "active": gateway.active}
     return doc
 

@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
@@ -28,6 +27,7 @@ from locallama_gui.core.benchmarks import builtin_suite, select_tasks
 from locallama_gui.core.routing import CAPABILITIES, CATEGORIES
 from locallama_gui.services import operations
 from locallama_gui.services.benchmark import (
+    DEFAULT_MAX_USD,
     BenchmarkOptions,
     BenchmarkProgress,
     BenchmarkRunner,
@@ -42,10 +42,8 @@ from locallama_gui.store.db import StoreError
 log = logging.getLogger(__name__)
 
 CLIENT_NAME = "mcp"
-STATUS_PROBE_S = 10.0
 CANCEL_WAIT_S = 10.0
 T = TypeVar("T")
-DEFAULT_BENCHMARK_MAX_USD = Decimal("0.50")
 
 INSTRUCTIONS = """\
 LocaLLama Router knows every model you can reach (local Ollama / LM Studio / llama.cpp / vLLM
@@ -110,18 +108,6 @@ class McpContext:
 
 def _body(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
-
-
-def _amount(value: str | float | None, what: str) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise ToolError(f'{what} must be an amount in USD, like "0.05"') from None
-    if not amount.is_finite() or amount < 0:
-        raise ToolError(f"{what} must be a non-negative amount in USD")
-    return amount
 
 
 async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -245,7 +231,7 @@ def build_server(
             capabilities=capabilities,
             priority=priority,
             free_preference=free_preference,
-            budget_usd=None if budget_usd is None else str(_amount(budget_usd, "budget_usd")),
+            budget_usd=budget_usd,
             local_only=local_only,
             allow_paid=allow_paid,
         )
@@ -360,7 +346,7 @@ def build_server(
     async def refresh_models() -> dict[str, Any]:
         live = await ctx.live()
         result = await _insulated(RefreshService(live).refresh())
-        return operations.refresh_document(result)
+        return result.to_dict()
 
     # --- running ------------------------------------------------------------------------
 
@@ -399,7 +385,7 @@ def build_server(
             capabilities=capabilities,
             priority=priority,
             free_preference=free_preference,
-            budget_usd=None if budget_usd is None else str(_amount(budget_usd, "budget_usd")),
+            budget_usd=budget_usd,
             local_only=local_only,
             allow_paid=allow_paid,
         )
@@ -449,7 +435,10 @@ def build_server(
             int, Field(ge=0, description="free requests of the day to leave unused")
         ] = 0,
     ) -> dict[str, Any]:
-        cap = _amount(max_usd, "max_usd")
+        try:
+            cap = operations.parse_usd(max_usd, "max_usd")
+        except ValueError as e:
+            raise ToolError(str(e)) from None
         tasks = select_tasks(builtin_suite(), categories or None, None)
         if not tasks:
             raise ToolError("no built-in task is in these categories")
@@ -457,7 +446,7 @@ def build_server(
         runner = BenchmarkRunner(
             live,
             options=BenchmarkOptions(
-                max_usd=DEFAULT_BENCHMARK_MAX_USD if cap is None else cap,
+                max_usd=DEFAULT_MAX_USD if cap is None else cap,
                 free_reserve=free_reserve,
             ),
         )
@@ -491,16 +480,7 @@ def build_server(
     )
     async def get_status() -> dict[str, Any]:
         live = await ctx.live()
-        try:
-            sources = await _insulated(asyncio.wait_for(live.fetch_all(), STATUS_PROBE_S))
-        except TimeoutError:
-            sources = None
-        return await _call(
-            operations.status_document,
-            services,
-            key_present=live.api_key is not None,
-            sources=sources,
-        )
+        return await _insulated(operations.probe_status_document(services, live))
 
     # --- resources ----------------------------------------------------------------------
 

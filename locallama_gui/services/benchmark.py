@@ -76,6 +76,10 @@ FREE_MARGIN = timedelta(milliseconds=100)
 STALE_DAYS = 30.0
 
 
+#: The default cap on paid models over one benchmark run (the CLI, the window, MCP).
+DEFAULT_MAX_USD = Decimal("0.50")
+
+
 @dataclass(frozen=True, slots=True)
 class BenchmarkOptions:
     """How a run behaves. ``max_usd``: the spending cap for paid models over the whole run
@@ -285,7 +289,7 @@ class _CapturingRunner(Runner):
         await asyncio.to_thread(_build_index, self.services)
         return await super().run(*args, **kwargs)
 
-    def _add_sample(self, sample: PerformanceSample) -> bool:
+    def _add_sample(self, sample: PerformanceSample, *, behind: bool = True) -> bool:
         self.captured.append(sample)
         return True
 

@@ -29,6 +29,7 @@ from locallama_gui.services.facade import Services
 from locallama_gui.services.views import estimate_view, model_view, skipped_view
 
 GENERAL_CATEGORY = "chat"
+STATUS_PROBE_S = 10.0
 
 
 # --- models ----------------------------------------------------------------------------------
@@ -162,11 +163,6 @@ def models_document(
     }
 
 
-def refresh_document(result: Any) -> dict[str, Any]:
-    """``locallama refresh --json`` and ``POST /api/refresh``: sources, what changed."""
-    return result.to_dict()
-
-
 # --- cost ------------------------------------------------------------------------------------
 
 
@@ -218,8 +214,8 @@ def _int(body: Mapping[str, Any], key: str, default: int | None = None) -> int |
     return n
 
 
-def _decimal(body: Mapping[str, Any], key: str) -> Decimal | None:
-    value = body.get(key)
+def parse_usd(value: Any, key: str) -> Decimal | None:
+    """A non-negative amount in USD from JSON (a string or a number), or None."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -376,7 +372,7 @@ def policy_from(services: Services, body: Mapping[str, Any]) -> Policy:
         except ValueError:
             names = ", ".join(p.value for p in FreePreference)
             raise ValueError(f"unknown free_preference {pref!r} (use {names})") from None
-    budget = _decimal(body, "budget_usd")
+    budget = parse_usd(body.get("budget_usd"), "budget_usd")
     if budget is not None:
         overrides["budget_usd"] = budget
     for flag in ("allow_paid", "local_only"):
@@ -445,6 +441,22 @@ def status_document(
     return out
 
 
+async def probe_status_document(
+    services: Services, live: Any, *, timeout_s: float = STATUS_PROBE_S
+) -> dict[str, Any]:
+    """:func:`status_document` with every source probed now (at most ``timeout_s``; past it
+    the sources are left out), for ``get_status`` and ``GET /api/status``."""
+    import asyncio
+
+    try:
+        sources = await asyncio.wait_for(live.fetch_all(), timeout_s)
+    except TimeoutError:
+        sources = None
+    return await asyncio.to_thread(
+        status_document, services, key_present=live.api_key is not None, sources=sources
+    )
+
+
 def source_summary(status: Any) -> dict[str, Any]:
     """A source as last probed (a ``SourceStatus``), without its model list."""
     return {
@@ -464,9 +476,10 @@ __all__ = [
     "cost_document_from",
     "model_document",
     "models_document",
+    "parse_usd",
     "policy_from",
+    "probe_status_document",
     "quota_document",
-    "refresh_document",
     "route_document",
     "route_document_from",
     "select_models",

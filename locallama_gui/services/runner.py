@@ -620,7 +620,7 @@ class Runner:
                 latency_ms=elapsed_ms,
                 error_kind=kind,
             )
-            if self._add_sample(sample):
+            if self._add_sample(sample, behind=False):
                 state.samples_written = True
                 entry = self.quarantine.record_failure(model.id, f"{kind}: {err.message}", now)
                 if entry is not None:
@@ -683,17 +683,12 @@ class Runner:
             completion_tokens=None if usage is None else usage.completion_tokens,
             cost_usd=result.cost_usd,
         )
-        if self.write_behind:
-            if self.services.store is not None:
-                self.services.write_behind(self.services.store.add_samples, [sample])
-                state.samples_written = True
-        elif self._add_sample(sample):
+        if self._add_sample(sample):
             state.samples_written = True
         state.baseline = baseline_cost(self.services, usage, now)
         store = self.services.store
         if store is not None:
-            write = self.services.write_behind if self.write_behind else self._persist
-            write(
+            self._write(
                 store.record_spend,
                 client=call.client,
                 baseline_model=state.baseline[0],
@@ -708,14 +703,9 @@ class Runner:
                 note=None if billed is model else f"requested {model.id}",
             )
         if model.tier is Tier.FREE or billed.tier is Tier.FREE:
-            if self.write_behind:
-                self.services.record_free_request(now, defer=True)
-            else:
-                self._persist(self.services.record_free_request, now)
-        if self.write_behind:
-            self.services.write_behind(self.quarantine.record_success, model.id)
-        else:
-            self.quarantine.record_success(model.id)
+            # the quota counts it at once; its record is written now or behind
+            self._persist(self.services.record_free_request, now, defer=self.write_behind)
+        self._write(self.quarantine.record_success, model.id)
         state.attempts.append(
             Attempt(model.id, OK, None, None, model.source.value, elapsed, waited)
         )
@@ -723,11 +713,25 @@ class Runner:
 
     # --- persistence ----------------------------------------------------------------------
 
-    def _add_sample(self, sample: PerformanceSample) -> bool:
+    def _add_sample(self, sample: PerformanceSample, *, behind: bool = True) -> bool:
+        """Store ``sample`` (behind the answer when the runner writes behind and ``behind``:
+        a failure's sample is written at once, since quarantine counts the stored ones)."""
         store = self.services.store
         if store is None:
             return False
-        return self._persist(store.add_samples, [sample]) is not None
+        if not behind:
+            if self.write_behind:  # what was handed over first (a success) is stored first
+                self.services.flush_writes()
+            return self._persist(store.add_samples, [sample]) is not None
+        return self._write(store.add_samples, [sample])
+
+    def _write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+        """A record written now (True when it was) or, with :attr:`write_behind`, handed to
+        the services' writer thread (True: it will be, or its failure is logged there)."""
+        if self.write_behind:
+            self.services.write_behind(fn, *args, **kwargs)
+            return True
+        return self._persist(fn, *args, **kwargs) is not None
 
     @staticmethod
     def _persist(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -85,6 +85,7 @@ from locallama_gui.gui.widgets.layout import inputs_and_results
 from locallama_gui.gui.widgets.scatter import Point, ScatterChart
 from locallama_gui.gui.widgets.states import Banner
 from locallama_gui.services.benchmark import (
+    DEFAULT_MAX_USD,
     BenchmarkOptions,
     BenchmarkProgress,
     BenchmarkReport,
@@ -95,7 +96,6 @@ from locallama_gui.services.benchmark import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_USD = Decimal("0.50")
 DEFAULT_CHEAPEST = 3
 FREE_PER_DAY = FreeLimits().per_day
 MAX_TASK_FILE_BYTES = 16 * 1024 * 1024
