@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from locallama_gui.gateway.service import Gateway, GatewayError
+from locallama_gui.gateway.service import Gateway
 from locallama_gui.services import operations
 from locallama_gui.services.refresh import RefreshService
 from locallama_gui.services.spend import spend_report
@@ -31,10 +31,7 @@ async def models(gateway: Gateway, query: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def refresh(gateway: Gateway, query: Mapping[str, Any]) -> dict[str, Any]:
-    live = gateway.live
-    if live is None:
-        raise GatewayError(503, "the gateway is starting; try again", kind="server_error")
-    result = await RefreshService(live).refresh()
+    result = await RefreshService(gateway.require_live()).refresh()
     return result.to_dict()
 
 
@@ -54,7 +51,7 @@ async def spend(gateway: Gateway, query: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def status(gateway: Gateway, query: Mapping[str, Any]) -> dict[str, Any]:
-    doc = await operations.probe_status_document(gateway.services, gateway._live())
+    doc = await operations.probe_status_document(gateway.services, gateway.require_live())
     doc["gateway"] = {"requests_today": gateway.requests_today, "active": gateway.active}
     return doc
 

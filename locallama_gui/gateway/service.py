@@ -327,7 +327,7 @@ class Gateway:
             await self.live.aclose()
             self.live = None
 
-    def _live(self) -> LiveServices:
+    def require_live(self) -> LiveServices:
         if self.live is None:
             raise GatewayError(503, "the gateway is starting; try again", kind="server_error")
         return self.live
@@ -425,7 +425,7 @@ class Gateway:
                 raise GatewayError(404, str(e), code="model_not_found", param="model") from None
             return Plan(model, upstream, msgs, None, (found.id,), self._category({}, body), stream)
         task, policy = self._task_policy(model, body, options)
-        live = self._live()
+        live = self.require_live()
         decision = self.services.route(
             task, policy, record=True, key_present=live.api_key is not None
         )
@@ -511,7 +511,7 @@ class Gateway:
 
     def runner(self) -> Runner:
         return Runner(
-            self._live(),
+            self.require_live(),
             policy=self.run_policy,
             limits=self.limits,
             profile_refresh_s=PROFILE_REFRESH_S,

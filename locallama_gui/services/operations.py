@@ -7,6 +7,7 @@ and raise ``ValueError`` or ``LookupError`` with a message that says what to fix
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -446,8 +447,6 @@ async def probe_status_document(
 ) -> dict[str, Any]:
     """:func:`status_document` with every source probed now (at most ``timeout_s``; past it
     the sources are left out), for ``get_status`` and ``GET /api/status``."""
-    import asyncio
-
     try:
         sources = await asyncio.wait_for(live.fetch_all(), timeout_s)
     except TimeoutError:
