@@ -175,7 +175,10 @@ def test_theme_setting_forces_a_palette_without_restart(qtbot, controller, resto
     controller.apply_settings(dark)
     qtbot.waitUntil(lambda: theme.current_theme() == "dark", timeout=5000)
     assert theme.is_dark(QApplication.palette())
-    assert w.palette().color(w.palette().ColorRole.Window).lightness() < 100
+    # the window follows through Qt's posted palette-change events
+    qtbot.waitUntil(
+        lambda: w.palette().color(w.palette().ColorRole.Window).lightness() < 100, timeout=5000
+    )
     controller.apply_settings(Settings(appearance=AppearanceSettings(theme="light")))
     qtbot.waitUntil(lambda: theme.current_theme() == "light", timeout=5000)
     assert not theme.is_dark(QApplication.palette())
