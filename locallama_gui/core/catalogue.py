@@ -61,6 +61,11 @@ _EMBEDDINGS = ("embeddings",)
 _OVERRIDE_CONDITIONS = ("min_prompt_tokens", "utc_start", "utc_end")
 _DECIMAL_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _INT_RE = re.compile(r"[+-]?\d+")
+#: Longest decimal string read as a price, and the power-of-ten range of a non-zero price.
+MAX_DECIMAL_CHARS = 80
+DECIMAL_EXPONENTS = (-40, 12)
+#: Integers beyond a signed 64-bit range are malformed (token counts, sizes, timestamps).
+MAX_ABS_INT = 2**63 - 1
 
 
 class CatalogueFormatError(ValueError):
@@ -75,13 +80,24 @@ class _BadEntry(Exception):
 
 
 def _parse_decimal(text: str, what: str) -> Decimal:
+    """A decimal string within the range a price can have, or :class:`_BadEntry`.
+
+    Prices are bounded (at most ``MAX_DECIMAL_CHARS`` characters, exponents within
+    ``DECIMAL_EXPONENTS``): "1e400" or "1e-999999" is a malformed price, and turning it into
+    digits would take unbounded memory.
+    """
     stripped = text.strip()
-    if not _DECIMAL_RE.fullmatch(stripped):
+    if len(stripped) > MAX_DECIMAL_CHARS or not _DECIMAL_RE.fullmatch(stripped):
         raise _BadEntry(f"{what} is not a decimal: {text[:40]!r}")
     try:
         value = Decimal(stripped)
     except InvalidOperation as exc:  # pragma: no cover - the regex already filters
         raise _BadEntry(f"{what} is not a decimal: {text[:40]!r}") from exc
+    low, high = DECIMAL_EXPONENTS
+    if value.is_zero():
+        return value if low <= value.as_tuple().exponent <= high else Decimal(0)  # type: ignore[operator]
+    if not low <= value.adjusted() <= high:
+        raise _BadEntry(f"{what} is out of range: {text[:40]!r}")
     return value
 
 
@@ -92,22 +108,34 @@ def _is_int(value: object) -> bool:
 def _opt_int(value: object, what: str) -> int | None:
     if value is None:
         return None
-    if _is_int(value):
-        return value  # type: ignore[return-value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise _BadEntry(f"{what} is not an integer: {value!r}"[:120])
+    if _is_int(value) or (isinstance(value, float) and value.is_integer()):
+        number = int(value)  # type: ignore[call-overload]
+        if abs(number) > MAX_ABS_INT:
+            raise _BadEntry(f"{what} is out of range: {_short(value)}")
+        return number
+    raise _BadEntry(f"{what} is not an integer: {_short(value)}")
+
+
+def _short(value: object) -> str:
+    """``repr(value)`` cut to 60 characters (a huge number says how many digits it has)."""
+    if _is_int(value) and abs(value) > MAX_ABS_INT:  # type: ignore[arg-type]
+        return f"an integer of {len(str(value).lstrip('-'))} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _lenient_int(value: object) -> int | None:
     """An integer, an integral float or a numeric string; anything else is None."""
+    number: int | None = None
     if _is_int(value):
-        return value  # type: ignore[return-value]
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
-        return int(value.strip())
-    return None
+        number = value  # type: ignore[assignment]
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and len(value) <= 40 and _INT_RE.fullmatch(value.strip()):
+        number = int(value.strip())
+    if number is None or abs(number) > MAX_ABS_INT:
+        return None
+    return number
 
 
 def _opt_str(value: object, what: str) -> str | None:
@@ -137,7 +165,10 @@ def _str_tuple(value: object, what: str) -> tuple[str, ...]:
 
 def _number(value: object) -> float | None:
     if _is_int(value) or isinstance(value, float):
-        f = float(value)  # type: ignore[arg-type]
+        try:
+            f = float(value)  # type: ignore[arg-type]
+        except OverflowError:  # an integer beyond a float's range
+            return None
         return f if math.isfinite(f) else None
     return None
 
@@ -229,11 +260,11 @@ def _parse_discount(value: object) -> Decimal | None:
     if value is None:
         return None
     if _is_int(value):
-        return Decimal(value)  # type: ignore[arg-type]
+        return _parse_decimal(str(_opt_int(value, "pricing.discount")), "pricing.discount")
     if isinstance(value, float):
         if not math.isfinite(value):
             raise _BadEntry("pricing.discount is not finite")
-        return Decimal(repr(value))
+        return _parse_decimal(repr(value), "pricing.discount")
     if isinstance(value, str):
         return _parse_decimal(value, "pricing.discount")
     raise _BadEntry(f"pricing.discount is not a number: {value!r}"[:120])
@@ -419,9 +450,10 @@ def parse_parameter_size(text: object) -> float | None:
     unparseable (``""``, ``"unknown"``) is None.
     """
     if _is_int(text):
-        count = Decimal(text)  # type: ignore[arg-type]
-        return float(count / Decimal(10**9)) if count > 0 else None
-    if not isinstance(text, str):
+        if not 0 < text <= MAX_ABS_INT:  # type: ignore[operator]
+            return None
+        return float(Decimal(text) / Decimal(10**9))  # type: ignore[arg-type]
+    if not isinstance(text, str) or len(text) > 40:
         return None
     match = _PARAM_RE.match(text.strip())
     if match is None:
@@ -981,7 +1013,11 @@ _BENCH_FIELDS = ("intelligence_index", "coding_index", "agentic_index", "design_
 
 
 def _dec_str(value: Decimal) -> str:
-    return format(value, "f")
+    """Plain digits; a value outside the price range (never parsed, only computed) keeps its
+    exponent, so a huge exponent cannot expand into millions of digits."""
+    if value.is_finite() and -200 <= value.as_tuple().exponent <= 200:  # type: ignore[operator]
+        return format(value, "f")
+    return str(value)
 
 
 def _prices_to_facts(prices: Mapping[str, Decimal]) -> dict[str, str]:

@@ -88,6 +88,7 @@ VARIABLE_REASON = "router: the price depends on the model it picks"
 UNKNOWN_TIER_REASON = "price unknown: this model bills through prices that are not listed"
 NO_PRICING_REASON = "price unknown: the model has no pricing"
 NEGATIVE_PRICE_REASON = "price unknown: a listed price is negative (variable pricing)"
+OUT_OF_RANGE_REASON = "price unknown: a listed price is out of range for exact arithmetic"
 
 #: All-time credits purchase that lifts the free daily cap (OpenRouter limits docs).
 CREDITS_FOR_HIGHER_FREE_CAP = Decimal(10)
@@ -229,10 +230,20 @@ def estimate_cost(model: ModelInfo, usage: Usage, at: datetime | None = None) ->
             effective_prices=frozen_prices,
         )
 
-    breakdown = _price_one_request(prices, usage)
-    with localcontext(_EXACT):
-        lines = {key: amount * usage.requests for key, amount in breakdown.items()}
-        total = sum(lines.values(), _ZERO)
+    try:
+        breakdown = _price_one_request(prices, usage)
+        with localcontext(_EXACT):
+            lines = {key: amount * usage.requests for key, amount in breakdown.items()}
+            total = sum(lines.values(), _ZERO)
+    except (Inexact, Overflow, InvalidOperation):
+        # a price (or count) so extreme that the exact total does not fit: unknown, never
+        # a rounded figure presented as exact
+        return _unknown(
+            model,
+            OUT_OF_RANGE_REASON,
+            applied_overrides=applied,
+            effective_prices=frozen_prices,
+        )
     return CostEstimate(
         model_id=model.id,
         tier=Tier.PAID,
@@ -285,8 +296,14 @@ def _price_one_request(prices: Mapping[str, Decimal], usage: Usage) -> dict[str,
 
 def per_million(price_per_token: Decimal) -> Decimal:
     """A per-token price as a price per million tokens (exact)."""
-    with localcontext(_EXACT):
-        return price_per_token.scaleb(6)
+    try:
+        with localcontext(_EXACT):
+            return price_per_token.scaleb(6)
+    except (Inexact, Overflow, InvalidOperation):
+        # only reachable for a price outside the parsed range: display it rounded
+        with localcontext(_EXACT.copy()) as ctx:
+            ctx.traps[Inexact] = ctx.traps[Overflow] = False
+            return price_per_token.scaleb(6)
 
 
 def _group(text: str) -> str:
@@ -311,6 +328,8 @@ def format_usd(amount: Decimal | None, places: int = 6) -> str:
         return "$0.00"
     sign = "-" if amount < 0 else ""
     magnitude = abs(amount)
+    if not magnitude.is_finite() or magnitude.adjusted() >= 60:
+        return f"{sign}${magnitude:.6E}"  # beyond any real amount: no 60-digit display
     step = Decimal(1).scaleb(-places)
     with localcontext(_EXACT.copy()) as ctx:
         ctx.traps[Inexact] = False
@@ -363,9 +382,12 @@ def project(per_request: Decimal | None, requests_per_day: int, days: int = 30) 
     _check_counts(requests_per_day, days)
     if per_request is None:
         return Projection(None, requests_per_day, days, None, None)
-    with localcontext(_EXACT):
-        per_day = per_request * requests_per_day
-        per_month = per_day * days
+    try:
+        with localcontext(_EXACT):
+            per_day = per_request * requests_per_day
+            per_month = per_day * days
+    except (Inexact, Overflow, InvalidOperation):
+        raise ValueError("the projection is too large to compute exactly") from None
     return Projection(per_request, requests_per_day, days, per_day, per_month)
 
 

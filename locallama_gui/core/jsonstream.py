@@ -13,16 +13,49 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+
+class OversizedInt(str):
+    """A JSON integer too long for ``int`` (over 4,300 digits), kept as its digits.
+
+    ``json.loads`` raises a bare ``ValueError`` on one; :func:`safe_loads` decodes it as this
+    string subclass instead, which every typed reader then rejects as "not an integer", so a
+    single absurd number costs one entry, not the whole document.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<an integer of {len(self.lstrip('-'))} digits>"
+
+
+def _parse_int(text: str) -> int | OversizedInt:
+    return int(text) if len(text) <= 4000 else OversizedInt(text)
+
+
 _decoder = json.JSONDecoder()
+_safe_decoder = json.JSONDecoder(parse_int=_parse_int)
+
+
+def is_int_limit_error(error: BaseException) -> bool:
+    """Whether ``error`` is the interpreter's integer-length limit, not a JSON syntax error."""
+    return isinstance(error, ValueError) and not isinstance(error, json.JSONDecodeError)
+
+
+def safe_loads(text: str) -> Any:
+    """``json.loads``, with integers over 4,000 digits as :class:`OversizedInt`."""
+    return _safe_decoder.decode(text)
+
+
 _WS = " \t\n\r"
 
 
 class _Walk:
-    __slots__ = ("pos", "text")
+    __slots__ = ("decoder", "pos", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, decoder: json.JSONDecoder = _decoder) -> None:
         self.text = text
         self.pos = 0
+        self.decoder = decoder
 
     def skip(self) -> None:
         text, pos, n = self.text, self.pos, len(self.text)
@@ -43,7 +76,7 @@ class _Walk:
 
     def value(self) -> Any:
         self.skip()
-        obj, end = _decoder.raw_decode(self.text, self.pos)
+        obj, end = self.decoder.raw_decode(self.text, self.pos)
         self.pos = end
         return obj
 
@@ -106,11 +139,20 @@ def loads(text: str | bytes, depth: int = 2) -> Any:
         text = bytes(text).decode("utf-8-sig")
     elif text.startswith("\ufeff"):
         text = text[1:]
-    walk = _Walk(text)
+    try:
+        return _walk_all(_Walk(text), depth)
+    except ValueError as e:
+        if not is_int_limit_error(e):
+            raise
+    # an integer over the interpreter's digit limit: decode again, keeping it as digits
+    return _walk_all(_Walk(text, _safe_decoder), depth)
+
+
+def _walk_all(walk: _Walk, depth: int) -> Any:
     result = _node(walk, depth)
     walk.skip()
-    if walk.pos != len(text):
-        raise json.JSONDecodeError("Extra data", text, walk.pos)
+    if walk.pos != len(walk.text):
+        raise json.JSONDecodeError("Extra data", walk.text, walk.pos)
     return result
 
 

@@ -156,7 +156,13 @@ def decode_json(data: bytes, *, url: str | None = None, large: bool = False) -> 
     try:
         if large:
             return jsonstream.loads(data)
-        return json.loads(data.decode("utf-8-sig"))
+        text = data.decode("utf-8-sig")
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            if not jsonstream.is_int_limit_error(e):
+                raise
+            return jsonstream.safe_loads(text)  # keeps an absurdly long integer as digits
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BadResponse(
             f"response is not valid JSON ({type(exc).__name__}: {str(exc)[:120]})",
