@@ -97,6 +97,8 @@ def _print_sources_table(result: RefreshResult) -> None:
     for s in result.sources:
         if s.up:
             state, models = "up", str(s.model_count)
+            if s.unreadable:
+                models += f" (+{s.unreadable} unreadable)"
         else:
             state = "down"
             models = f"{s.kept_previous} kept" if s.kept_previous else "-"
@@ -104,6 +106,15 @@ def _print_sources_table(result: RefreshResult) -> None:
     print(table(rows, ("source", "url", "status", "models", "time")))
     for s in result.failed:
         print(f"  {s.kind} at {s.url}: {s.error}")
+    for s in result.sources:
+        if s.up and s.unreadable:
+            first = s.skipped[0]
+            where = f"{first.id}: " if first.id else f"entry {first.index}: "
+            print(
+                f"  {s.kind}: {s.unreadable} entr{'y' if s.unreadable == 1 else 'ies'} could not "
+                f"be read; {s.kept_unreadable} kept their last good record "
+                f"(first: {where}{first.reason})"
+            )
 
 
 def _print_diff(result: RefreshResult, limit: int = 8) -> None:

@@ -139,6 +139,14 @@ class SourceStatus:
     models: tuple[ModelInfo, ...] = ()
     skipped: tuple[Skipped, ...] = ()
     kept_previous: int = 0  # a failing source: how many last-good models were kept
+    # an answering source whose entries could not all be read: how many of those kept their
+    # last good record (an unreadable entry is never reported as removed, repriced or ended)
+    kept_unreadable: int = 0
+
+    @property
+    def unreadable(self) -> int:
+        """How many entries of the answer could not be read (see ``skipped``)."""
+        return len(self.skipped)
 
     @property
     def model_count(self) -> int:

@@ -2,9 +2,12 @@
 
 One refresh is in flight at a time: a second request joins the running one. A source that
 fails keeps its last good models (from the store, else from the current catalogue) and says
-why. Every source that answered is stored as a snapshot with its diff against the previous
-one; the merged catalogue replaces the services' catalogue, and the refresh reports the diff
-of the whole catalogue (added, removed, repriced, free variants ended).
+why. An answer whose entries cannot all be read keeps the last good record of each unreadable
+entry (:func:`keep_unreadable`), so a malformed entry is counted as unreadable, never reported
+as removed, repriced or a free variant ended. Every source that answered is stored as a
+snapshot with its diff against the previous one; the merged catalogue replaces the services'
+catalogue, and the refresh reports the diff of the whole catalogue (added, removed, repriced,
+free variants ended).
 """
 
 from __future__ import annotations
@@ -65,6 +68,11 @@ class RefreshResult:
                     **s.to_dict(include_models=False),
                     "model_count": s.model_count,
                     "kept_previous": s.kept_previous,
+                    "unreadable": s.unreadable,
+                    "kept_unreadable": s.kept_unreadable,
+                    "unreadable_entries": [
+                        {"id": k.id, "index": k.index, "reason": k.reason} for k in s.skipped
+                    ],
                     "duration_ms": round(s.duration_ms, 1),
                 }
                 for s in self.sources
@@ -82,6 +90,32 @@ def _belongs(model: ModelInfo, endpoint: Endpoint) -> bool:
         return False
     url = model.local.server_url if model.local is not None else None
     return url is not None and normalise_url(url) == normalise_url(endpoint.url)
+
+
+def keep_unreadable(
+    before: Sequence[ModelInfo], fresh: Sequence[ModelInfo], skipped: Sequence[Skipped]
+) -> list[ModelInfo]:
+    """The last good records to keep for the entries of an answer that could not be read.
+
+    An unreadable entry with an id keeps that model's last good record. Entries without a
+    readable id cannot be matched: when there are at least as many of them as models that
+    went missing from the answer, the missing ones may be exactly those entries, so all are
+    kept until a clean answer says otherwise; when more went missing, they really left.
+    """
+    fresh_ids = {m.id for m in fresh}
+    previous = {m.id: m for m in before if m.id not in fresh_ids}
+    kept: dict[str, ModelInfo] = {}
+    anonymous = 0
+    for entry in skipped:
+        if entry.id is None:
+            anonymous += 1
+        elif entry.id in previous:
+            kept.setdefault(entry.id, previous[entry.id])
+    missing = [m for model_id, m in previous.items() if model_id not in kept]
+    if anonymous and len(missing) <= anonymous:
+        for m in missing:
+            kept[m.id] = m
+    return list(kept.values())
 
 
 class RefreshService:
@@ -183,15 +217,20 @@ class RefreshService:
         final_statuses: list[SourceStatus] = []
         skipped: list[Skipped] = []
         for ep, status in zip(self.live.endpoints, statuses, strict=True):
+            candidates = (
+                [Source.OPENROUTER]
+                if ep.kind is Source.OPENROUTER
+                else [s for s in Source if s.is_local and endpoint_kind(s) is ep.kind]
+            )
             if status.up:
                 models = list(status.models)
                 skipped.extend(status.skipped)
+                if status.skipped:
+                    before = [m for src in candidates for m in last_good(src) if _belongs(m, ep)]
+                    kept = keep_unreadable(before, models, status.skipped)
+                    models += kept
+                    status = dataclasses.replace(status, kept_unreadable=len(kept))
             else:
-                candidates = (
-                    [Source.OPENROUTER]
-                    if ep.kind is Source.OPENROUTER
-                    else [s for s in Source if s.is_local and endpoint_kind(s) is ep.kind]
-                )
                 models = [m for src in candidates for m in last_good(src) if _belongs(m, ep)]
                 status = dataclasses.replace(status, kept_previous=len(models))
             per_endpoint.append((status, models))

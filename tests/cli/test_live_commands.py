@@ -108,6 +108,76 @@ def test_openrouter_down_keeps_the_stored_catalogue_says_so_and_exits_4(
     assert code == 0 and len(json.loads(out)["models"]) > 400
 
 
+def test_unreadable_entries_keep_their_last_good_record(
+    capsys,
+    urls,
+    openrouter_fake,  # noqa: F811
+    data_dir,
+    tmp_path,
+):
+    """60 malformed entries (null, "abc" and "1e400" prices, a string context length, a
+    missing id): counted as unreadable, kept as they were, never "removed" or "free ended"."""
+    code, _, err = run_cli(capsys, "refresh", *urls)
+    assert code == 0, err
+    raw = json.loads((data_dir / "openrouter/models-2026-08-14.json").read_text())
+    entries = raw["data"]
+    free_ids = [e["id"] for e in entries if e["id"].endswith(":free")][:10]
+    broken: dict[str, str] = {}
+    others = [e for e in entries if e["id"] not in free_ids]
+    for entry in entries:
+        if entry["id"] in free_ids:
+            entry["pricing"]["prompt"] = None
+            broken[entry["id"]] = "null"
+    for n, entry in enumerate(others):
+        if 100 <= n < 110:
+            entry["pricing"]["completion"] = "abc"
+            broken[entry["id"]] = "abc"
+        elif 110 <= n < 130:
+            entry["pricing"]["prompt"] = "1e400"
+            broken[entry["id"]] = "1e400"
+        elif 130 <= n < 140:
+            entry["context_length"] = "lots"
+            broken[entry["id"]] = "context"
+        elif 140 <= n < 150:
+            broken[entry.pop("id")] = "no id"
+    assert len(broken) == 60
+    bad = tmp_path / "models-malformed.json"
+    bad.write_text(json.dumps(raw))
+    openrouter_fake.models_file = str(bad)
+
+    code, out, err = run_cli(capsys, "refresh", "--json", *urls)
+    assert code == 0, err
+    data = json.loads(out)
+    (openrouter,) = [s for s in data["sources"] if s["kind"] == "openrouter"]
+    assert openrouter["unreadable"] == 60 and openrouter["kept_unreadable"] == 60
+    assert len(openrouter["unreadable_entries"]) == 60
+    assert data["diff"] == {"added": [], "removed": [], "repriced": [], "free_ended": []}
+    code, out, _ = run_cli(capsys, "models", "--json", "--source", "openrouter")
+    ids = {m["id"] for m in json.loads(out)["models"]}
+    assert set(broken) <= ids and len(ids) == 414
+    with Store() as store:
+        stored, _, _ = store.latest_catalogue("openrouter")
+    assert set(broken) <= {m.id for m in stored}
+
+    code, out, err = run_cli(capsys, "refresh", *urls)
+    assert code == 0, err
+    assert "60 entries could not be read; 60 kept their last good record" in out
+    assert "No changes since the previous catalogue." in out
+
+    # a model that really left (more missing than unreadable id-less entries) is removed
+    gone = [e["id"] for e in raw["data"] if "id" in e and e["id"] not in broken][:20]
+    raw["data"] = [e for e in raw["data"] if e.get("id") not in gone]
+    bad2 = tmp_path / "models-malformed-2.json"
+    bad2.write_text(json.dumps(raw))
+    openrouter_fake.models_file = str(bad2)
+    code, out, err = run_cli(capsys, "refresh", "--json", *urls)
+    data = json.loads(out)
+    assert sorted(data["diff"]["removed"]) == sorted(
+        gone + [k for k, v in broken.items() if v == "no id"]
+    )
+    assert not set(data["diff"]["removed"]) & {k for k, v in broken.items() if v != "no id"}
+
+
 def test_refresh_with_every_source_down_is_an_error(capsys):
     dead = dead_url()
     code, _, err = run_cli(

@@ -17,6 +17,7 @@ from locallama_gui.core.models import (
     ModelInfo,
     PriceOverride,
     Pricing,
+    Skipped,
     Source,
     Tier,
 )
@@ -329,6 +330,34 @@ def test_refresh_with_progress_and_a_failing_source(pane, controller, qtbot):
     assert "Not reached: Ollama: connection refused" in banner
     assert pane.refresh_banner.tone == "warning"
     assert pane.model.rowCount() == len(catalogue_models())  # the table is kept
+
+
+def test_refresh_banner_counts_unreadable_entries(pane, controller):
+    pane.refresh_now()
+    skipped = (
+        Skipped("pricing.prompt is out of range: '1e400'", id="acme/a", index=3),
+        Skipped("missing id", index=9),
+    )
+    result = RefreshResult(
+        sources=(
+            SourceStatus(
+                "openrouter",
+                "https://openrouter.ai/api/v1",
+                True,
+                skipped=skipped,
+                kept_unreadable=2,
+            ),
+        ),
+        catalogue=loaded(),
+        diff=CatalogueDiff(),
+        fetched_at=datetime(2026, 8, 15, tzinfo=UTC),
+        duration_ms=12.0,
+    )
+    controller.refresh_finished.emit(result)
+    text = pane.refresh_banner.text
+    assert "nothing changed" in text
+    assert "OpenRouter: 2 entries could not be read; 2 kept their last good record." in text
+    assert pane.refresh_banner.tone == "warning"
 
 
 def test_refresh_failure_keeps_the_catalogue(pane, controller, qtbot):

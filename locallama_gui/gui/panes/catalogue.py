@@ -213,6 +213,21 @@ def _pm(price: Decimal | None) -> str:
     return "$0" if pm == 0 else format_usd(pm, 4)
 
 
+def unreadable_summary(result: Any) -> str:
+    """ "OpenRouter: 60 entries could not be read; 40 kept their last good record." or ""."""
+    parts = []
+    for status in getattr(result, "sources", None) or ():
+        count = getattr(status, "unreadable", 0)
+        if getattr(status, "up", False) and count:
+            kept = getattr(status, "kept_unreadable", 0)
+            parts.append(
+                f"{_source_name(getattr(status, 'kind', ''))}: {count} "
+                f"entr{'y' if count == 1 else 'ies'} could not be read; {kept} kept their last "
+                "good record."
+            )
+    return " ".join(parts)
+
+
 def source_statuses(result: Any) -> list[tuple[str, bool, str]]:
     """``(source name, ok, detail)`` for each source a refresh result reports on.
 
@@ -1199,6 +1214,10 @@ class CataloguePane(QWidget):
             tone = "warning"
             down = "; ".join(f"{n}: {d}" if d else n for n, d in failed)
             text += f" Not reached: {down}."
+        unreadable = unreadable_summary(result)
+        if unreadable:
+            tone = "warning"
+            text += f" {unreadable}"
         self.refresh_banner.show_message(text, tone)
 
     def _on_refresh_failed(self, message: str) -> None:
