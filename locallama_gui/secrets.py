@@ -15,7 +15,10 @@ still stuck makes the next ones fail at once instead of piling up more stuck thr
 
 The key is never written anywhere else, and never appears in an exception text, a ``repr``
 or a log record: every message that could hold it goes through :func:`redact`, and errors
-from a backend are re-raised without their original exception attached.
+from a backend are re-raised without their original exception attached. Every key this store
+reads (environment, keyring) or is given is registered with
+:func:`~locallama_gui.core.redaction.register_secret`, so that from then on :func:`redact`
+masks it, whole or in pieces, wherever it turns up (an upstream that echoes it, say).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any, Literal, TypeVar
 import keyring
 import keyring.errors
 
-from locallama_gui.core.redaction import redact
+from locallama_gui.core.redaction import redact, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +261,10 @@ class KeyStore:
     ``os.environ``.
     """
 
+    #: Register every key read or stored for redaction (the OpenRouter key: yes; the gateway
+    #: token, which ``locallama gateway token`` and the window show on purpose: no).
+    registers_secrets = True
+
     def __init__(
         self,
         *,
@@ -287,7 +294,13 @@ class KeyStore:
     def env_key(self) -> str | None:
         environ = os.environ if self._environ is None else self._environ
         value = (environ.get(ENV_VAR) or "").strip()
-        return value or None
+        return self._seen(value or None)
+
+    def _seen(self, key: str | None) -> str | None:
+        """``key``, registered for redaction (see :attr:`registers_secrets`)."""
+        if key and self.registers_secrets:
+            register_secret(key)
+        return key
 
     @property
     def has_session_key(self) -> bool:
@@ -371,7 +384,7 @@ class KeyStore:
             if info.kind == "none":
                 return info, None
             value = backend.get_password(self.service, self.username)
-            return info, (value.strip() or None) if isinstance(value, str) else None
+            return info, self._seen(value.strip() or None) if isinstance(value, str) else None
 
         try:
             return self._guarded(op)()
@@ -526,7 +539,9 @@ class KeyStore:
     def _check_settable(self, key: str) -> str:
         if self.env_key():
             raise KeyFromEnvironment("store")
-        return validate_key(key)
+        valid = validate_key(key)
+        self._seen(valid)
+        return valid
 
     def _set_session(self, key: str) -> KeyLocation:
         self._session_key = key
@@ -600,6 +615,8 @@ class GatewayTokenStore(KeyStore):
     accepted for it, and where there is no keyring at all it is kept in ``fallback_file``
     (owner-only permissions) so that ``locallama serve`` and ``locallama gateway token``
     agree; :attr:`where` says which."""
+
+    registers_secrets = False
 
     def __init__(self, *, fallback_file: Any = None, **kwargs: Any) -> None:
         kwargs.setdefault("username", GATEWAY_TOKEN_USER)

@@ -29,6 +29,17 @@ def _isolated_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(autouse=True)
+def _no_registered_secrets():
+    """Every test starts with no live key registered for redaction (the registry is
+    process-wide: a key one test read must not mask text in the next)."""
+    from locallama_gui.core.redaction import clear_registered_secrets
+
+    clear_registered_secrets()
+    yield
+    clear_registered_secrets()
+
+
 @pytest.fixture
 def data_dir() -> Path:
     if not DATA.is_dir():

@@ -22,7 +22,14 @@ from locallama_gui.cli import (
     live_commands,
     mcp_commands,
 )
-from locallama_gui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Parser
+from locallama_gui.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    Parser,
+    redacted_output,
+)
 
 COMMAND_MODULES = (
     core_commands,
@@ -48,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``locallama`` command. Its output (stdout, stderr, log lines) never holds the API
+    key: see :func:`~locallama_gui.cli.common.redacted_output`."""
+    with redacted_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     logging.basicConfig(level=logging.WARNING, format="locallama: %(levelname)s: %(message)s")
     parser = build_parser()
     try:
@@ -61,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except CliError as e:
         print(f"locallama: error: {e}", file=sys.stderr)
-        return EXIT_ERROR
+        return e.exit_code
     except KeyboardInterrupt:
         print("locallama: interrupted", file=sys.stderr)
         return 130

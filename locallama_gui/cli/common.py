@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NoReturn
 
+from locallama_gui.core.redaction import RedactingStream, install_log_redaction, redact_known
 from locallama_gui.services.catalogue import CatalogueLoadError, load_from_file
 from locallama_gui.services.facade import Services
 from locallama_gui.services.spend import SpendLimits
@@ -21,6 +23,15 @@ MAX_PROMPT_FILE_BYTES = 64 * 1024 * 1024
 
 class CliError(Exception):
     """A problem to report in one line, with exit status 1."""
+
+    exit_code = EXIT_ERROR
+
+
+class BadInputFile(CliError):
+    """A file given on the command line that is not in its format (the message names the
+    line and says what to do): exit status 2, as for a usage mistake."""
+
+    exit_code = EXIT_USAGE
 
 
 class Parser(argparse.ArgumentParser):
@@ -115,8 +126,34 @@ def print_notices(services: Services, args: argparse.Namespace) -> None:
 
 
 def emit_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    # one string, one write: redacted in one pass (a key in it is masked, the JSON stays valid)
+    sys.stdout.write(redact_known(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
+
+
+@contextlib.contextmanager
+def redacted_output() -> Iterator[None]:
+    """Everything written to stdout and stderr, and every log record, with the live API key
+    masked (:mod:`locallama_gui.core.redaction`): whole, without its prefix or in pieces,
+    whatever echoed it (an upstream's ``provider`` field, an error text, an answer). The MCP
+    server's own messages go to the real stdout's buffer and are redacted by the server."""
+    install_log_redaction()
+    out, err = sys.stdout, sys.stderr
+    if isinstance(out, RedactingStream) or out is None or err is None:
+        yield  # already redacted (main called from main), or no streams at all
+        return
+    wrapped_out = RedactingStream(out)
+    wrapped_err = RedactingStream(err, line_buffered=True)
+    sys.stdout, sys.stderr = wrapped_out, wrapped_err  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for stream in (wrapped_out, wrapped_err):
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to say
+                stream.finish()
+        if sys.stdout is wrapped_out:
+            sys.stdout = out
+        if sys.stderr is wrapped_err:
+            sys.stderr = err
 
 
 def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:

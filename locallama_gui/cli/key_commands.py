@@ -15,7 +15,15 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from locallama_gui.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, Parser, emit_json
+from locallama_gui.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    Parser,
+    emit_json,
+    redacted_output,
+)
 from locallama_gui.secrets import (
     ENV_VAR,
     MAX_KEY_LENGTH,
@@ -169,9 +177,10 @@ def add_key_actions(key_sub: argparse._SubParsersAction, *, status: bool = True)
             action="store_true",
             help="ask OpenRouter (GET /key): usage, limit and the free-tier daily cap",
         )
-        from locallama_gui.cli.live_commands import add_endpoint_args
+        from locallama_gui.cli.live_commands import add_endpoint_args, add_timing_args
 
         add_endpoint_args(k)
+        add_timing_args(k)  # --deadline / --timeout of --check
         k.set_defaults(func=cmd_key_status)
 
     k = key_sub.add_parser("delete", help="remove the key from the keyring")
@@ -195,6 +204,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Only the ``key`` commands, as ``locallama key ...`` runs them (scripts and tests)."""
+    with redacted_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = Parser(prog="locallama")
     register(parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser))
     try:

@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from locallama_gui.core.redaction import redact_known
+
 Event = tuple[str, dict[str, Any]]
 
 #: OpenAI ``finish_reason`` -> Anthropic ``stop_reason``; anything else ends the turn.
@@ -581,8 +583,10 @@ class AnthropicStream:
 
 
 def sse_encode(event: str, data: Mapping[str, Any]) -> bytes:
-    """One Server-Sent Event: ``event: <name>``, then the data as compact one-line JSON."""
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+    """One Server-Sent Event: ``event: <name>``, then the data as compact one-line JSON (the
+    live API key masked, as in every body the gateway sends)."""
+    payload = redact_known(json.dumps(data, separators=(",", ":")))
+    return f"event: {event}\ndata: {payload}\n\n".encode()
 
 
 def anthropic_error(status: int, message: str) -> dict[str, Any]:

@@ -4,6 +4,11 @@
 Starlette rather than FastAPI: the MCP SDK already brings Starlette and uvicorn (no new
 dependency), a passthrough gateway takes arbitrary bodies that pydantic models would only copy,
 and the OpenAPI document is short enough to write down (:mod:`.openapi`).
+
+Every body, event and header the gateway sends is redacted as it is encoded (:func:`_json`,
+:func:`_sse`, :func:`_headers`): the live OpenRouter key never reaches a client, even when an
+upstream echoed it in a chunk (a chunk is passed through otherwise unchanged). A key an
+answer streams in pieces of fewer than 8 characters per chunk is not caught here.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from locallama_gui.core.redaction import redact, redact_known
 from locallama_gui.gateway.openapi import openapi_document
 from locallama_gui.gateway.service import (
     VIRTUAL_MODELS,
@@ -51,8 +57,13 @@ PUBLIC_PATHS = frozenset({"/health"})
 
 
 def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(body, status, headers=dict(headers or {}), media_type="application/json")
+    body = redact_known(json.dumps(data, ensure_ascii=False, separators=(",", ":"))).encode()
+    return Response(body, status, headers=_headers(headers), media_type="application/json")
+
+
+def _headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Response headers with secrets masked (model names come from the upstream)."""
+    return {k: redact(v) for k, v in (headers or {}).items()}
 
 
 def _error(err: GatewayError, *, anthropic_format: bool = False) -> Response:
@@ -132,7 +143,7 @@ async def plan_request(gateway: Gateway, request: Request, body: Any) -> Plan:
 
 
 def _sse(data: Mapping[str, Any]) -> bytes:
-    return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + redact_known(json.dumps(data, separators=(",", ":"))).encode() + b"\n\n"
 
 
 class StreamSession:
@@ -315,7 +326,7 @@ async def _chat_stream(
                     run = value
                     if run.ok:
                         tail = response_headers(plan, run, gateway.services)
-                        yield b": locallama " + json.dumps(tail).encode() + b"\n\n"
+                        yield b": locallama " + redact_known(json.dumps(tail)).encode() + b"\n\n"
                     else:
                         err = failure(run)
                         status = err.status
@@ -343,7 +354,7 @@ async def _chat_stream(
                 )
             )
 
-    return StreamingResponse(body(), 200, headers=headers, media_type="text/event-stream")
+    return StreamingResponse(body(), 200, headers=_headers(headers), media_type="text/event-stream")
 
 
 # --- Anthropic Messages --------------------------------------------------------------------
@@ -483,7 +494,7 @@ async def _messages(request: Request) -> Response:
         "x-locallama-tier": plan.served_tier(gateway.services, session.model) or "unknown",
         "cache-control": "no-cache",
     }
-    return StreamingResponse(body(), 200, headers=headers, media_type="text/event-stream")
+    return StreamingResponse(body(), 200, headers=_headers(headers), media_type="text/event-stream")
 
 
 def _anthropic_model(gateway: Gateway, asked: str) -> str:

@@ -199,8 +199,10 @@ class Banner(QFrame):
         action: str | None = None,
         closable: bool = True,
     ) -> None:
+        from locallama_gui.core.redaction import redact
+
         self._tone = tone
-        self._label.setText(text)
+        self._label.setText(redact(text))  # errors quote servers: never the API key
         self._action.setText(action or "")
         self._action.setVisible(bool(action))
         self._close.setVisible(closable)

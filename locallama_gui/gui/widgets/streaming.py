@@ -7,12 +7,29 @@ from typing import Any
 
 from PySide6.QtWidgets import QPlainTextEdit
 
+from locallama_gui.core.redaction import redact_known
+
+#: How much of the line already shown is redacted again with each piece (a key arrives in
+#: pieces: the end of the line and the new piece are masked together).
+STREAM_TAIL_CHARS = 160
+
 
 def append_streamed(view: QPlainTextEdit, text: str) -> None:
-    """Add a piece of a streamed answer at the end of ``view`` and keep it in sight."""
+    """Add a piece of a streamed answer at the end of ``view`` and keep it in sight.
+
+    The answer is shown as it is, unless it holds the live API key (whole or in pieces, also
+    across pieces): that is masked (see :func:`~locallama_gui.core.redaction.redact_known`)."""
     cursor = view.textCursor()
     cursor.movePosition(cursor.MoveOperation.End)
-    cursor.insertText(text)
+    tail = view.document().lastBlock().text()[-STREAM_TAIL_CHARS:]
+    joined = tail + text
+    masked = redact_known(joined)
+    if masked == joined:
+        cursor.insertText(text)
+    else:  # replace the end of the line too: the key may have begun in an earlier piece
+        units = len(tail.encode("utf-16-le")) // 2  # Qt counts UTF-16 code units
+        cursor.movePosition(cursor.MoveOperation.Left, cursor.MoveMode.KeepAnchor, units)
+        cursor.insertText(masked)
     view.setTextCursor(cursor)
 
 
