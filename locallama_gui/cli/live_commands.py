@@ -4,6 +4,11 @@ These talk to the servers. Each takes ``--openrouter-url``, ``--ollama-url``,
 ``--lmstudio-url`` and a repeatable ``--server-url`` (OpenAI-compatible servers) that override
 the settings for that run. The OpenRouter key comes from ``OPENROUTER_API_KEY``; it is never
 printed.
+
+``refresh``, ``sources``, ``key status --check`` and ``run`` end within one deadline
+(``--deadline S``: 15 s, and 120 s for a run until a model answers) and say so when it
+stopped them; ``--timeout S`` is how long a server has to connect and to send each part of
+its answer (30 s). A host that did not answer is skipped for the rest of the operation.
 """
 
 from __future__ import annotations
@@ -28,16 +33,27 @@ from locallama_gui.cli.common import (
     table,
 )
 from locallama_gui.cli.core_commands import _add_policy_args, _policy_from_args, _task_from_args
+from locallama_gui.core.breaker import format_seconds
 from locallama_gui.core.cost import format_usd
 from locallama_gui.core.models import Source, decimal_str
 from locallama_gui.core.routing import CAPABILITIES, CATEGORIES
 from locallama_gui.secrets import KeyStore, KeyStoreError
+from locallama_gui.services.deadline import (
+    DEFAULT_FETCH_DEADLINE_S,
+    DEFAULT_RUN_DEADLINE_S,
+    MAX_DEADLINE_S,
+)
 from locallama_gui.services.facade import Services
-from locallama_gui.services.live import LiveServices, configured_endpoints, describe_error
+from locallama_gui.services.live import (
+    LiveServices,
+    configured_endpoints,
+    deadline_summary,
+    describe_error,
+)
 from locallama_gui.services.quarantine import Quarantine
 from locallama_gui.services.refresh import RefreshResult, RefreshService
 from locallama_gui.services.runner import FAILED, OK, Runner, RunPolicy, RunResult
-from locallama_gui.sources import COST_PROVIDER, KeyStatus, SourceError
+from locallama_gui.sources import COST_PROVIDER, HttpPolicy, KeyStatus, SourceError, SourceTimeout
 
 KEY_ENV = "OPENROUTER_API_KEY"
 #: ``refresh``: the local servers answered, OpenRouter did not (its models are the stored ones).
@@ -65,7 +81,22 @@ def open_live(args: argparse.Namespace, services: Services) -> LiveServices:
         lmstudio_url=args.lmstudio_url,
         server_urls=args.server_url,
     )
-    return LiveServices(services, endpoints=endpoints, api_key=current_api_key())
+    return LiveServices(
+        services, endpoints=endpoints, api_key=current_api_key(), policy=policy_from_args(args)
+    )
+
+
+def policy_from_args(args: argparse.Namespace) -> HttpPolicy | None:
+    """The HTTP policy with ``--timeout`` (None: the default policy)."""
+    timeout = getattr(args, "timeout", None)
+    if timeout is None:
+        return None
+    default = HttpPolicy()
+    return HttpPolicy(
+        connect_timeout=min(default.connect_timeout, timeout),
+        read_timeout=timeout,
+        total_timeout=max(default.total_timeout, 2 * timeout),
+    )
 
 
 def _note(args: argparse.Namespace, text: str) -> None:
@@ -89,7 +120,17 @@ def _ms(value: float) -> str:
 
 async def _refresh(services: Services, args: argparse.Namespace) -> RefreshResult:
     async with open_live(args, services) as live:
-        return await RefreshService(live).refresh()
+        return await RefreshService(live, deadline_s=args.deadline).refresh()
+
+
+def _exit_for_sources(statuses: Sequence[Any], what: str) -> int:
+    """0 when OpenRouter (if asked) answered; 4 when only local servers did; 1 when none."""
+    if not any(s.up for s in statuses):
+        print(f"locallama: error: no source answered; {what}", file=sys.stderr)
+        return EXIT_ERROR
+    if any(s.kind == Source.OPENROUTER.value and not s.up for s in statuses):
+        return EXIT_OPENROUTER_DOWN
+    return EXIT_OK
 
 
 def _print_sources_table(result: RefreshResult) -> None:
@@ -154,13 +195,12 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         print(f"Catalogue: {len(result.catalogue.models)} models ({result.catalogue.label}).")
         if result.catalogue.notice:
             _note(args, result.catalogue.notice)
-    if not result.any_up:
-        print("locallama: error: no source answered; nothing was refreshed", file=sys.stderr)
-        return EXIT_ERROR
-    if any(s.kind == Source.OPENROUTER.value and not s.up for s in result.sources):
+    if result.stopped:
+        print(f"locallama: {result.stopped}", file=sys.stderr)
+    code = _exit_for_sources(result.sources, "nothing was refreshed")
+    if code == EXIT_OPENROUTER_DOWN:
         _note(args, "OpenRouter did not answer: its models are the stored ones (exit status 4)")
-        return EXIT_OPENROUTER_DOWN
-    return EXIT_OK
+    return code
 
 
 # --- key status ------------------------------------------------------------------------------
@@ -174,8 +214,8 @@ def _key_view(status: KeyStatus, services: Services) -> dict[str, Any]:
     def dec(value: Any) -> str | None:
         return None if value is None else decimal_str(value)
 
-    limits = status.free_limits
     quota = services.quota_status()
+    cap_source = services.settings.routing.free_daily_cap_source
     return {
         "valid": True,
         "usage_usd": dec(status.usage),
@@ -187,7 +227,15 @@ def _key_view(status: KeyStatus, services: Services) -> dict[str, Any]:
         "limit_reset": status.limit_reset,
         "is_free_tier": status.is_free_tier,
         "expires_at": status.expires_at,
-        "free_limits": {"per_minute": limits.per_minute, "per_day": limits.per_day},
+        "free_limits": {"per_minute": quota.per_minute, "per_day": quota.per_day},
+        "free_limits_source": cap_source,
+        "free_model_daily_requests": None
+        if not status.free_cap_reported
+        else {
+            "limit": status.free_daily_limit,
+            "remaining": status.free_daily_remaining,
+            "used": status.free_daily_used,
+        },
         "free_requests_today": quota.used_day,
         "free_day_exhausted": quota.day_exhausted,
     }
@@ -202,10 +250,16 @@ def cmd_key_check(args: argparse.Namespace) -> int:
 
         async def go() -> KeyStatus:
             async with open_live(args, services) as live:
-                return await live.key_status()
+                return await live.key_status(deadline_s=args.deadline)
 
         try:
             status = asyncio.run(go())
+        except SourceTimeout as e:
+            within = f" within {format_seconds(e.timeout_s)}" if e.timeout_s else " in time"
+            raise CliError(
+                f"OpenRouter did not answer{within}; try again later or check --openrouter-url"
+                f" (now {e.url})"
+            ) from None
         except SourceError as e:
             raise CliError(describe_error(e)) from None
         view = _key_view(status, services)
@@ -227,12 +281,21 @@ def cmd_key_check(args: argparse.Namespace) -> int:
         reset = f", resets {status.limit_reset}" if status.limit_reset else ""
         print(f"  limit:   {_money(status.limit)}, {_money(status.limit_remaining)} left{reset}")
     bought = {None: "unknown", True: "no", False: "yes"}[status.is_free_tier]
-    lim = status.free_limits
+    per = view["free_limits"]
     print(
-        f"  credits bought: {bought}; free models: {lim.per_minute}/minute, {lim.per_day}/UTC day"
+        f"  credits bought: {bought}; free models: {per['per_minute']}/minute, "
+        f"{per['per_day']}/UTC day ({view['free_limits_source']})"
     )
     exhausted = " (limit reached)" if view["free_day_exhausted"] else ""
-    print(f"  free requests sent today by this app: {view['free_requests_today']}{exhausted}")
+    if status.free_cap_reported:
+        print(
+            f"  free requests today (every client of the account, as OpenRouter counts): "
+            f"{status.free_daily_used if status.free_daily_used is not None else '?'} used, "
+            f"{status.free_daily_remaining if status.free_daily_remaining is not None else '?'}"
+            f" left{exhausted}"
+        )
+    else:
+        print(f"  free requests sent today by this app: {view['free_requests_today']}{exhausted}")
     if status.expires_at:
         print(f"  expires: {status.expires_at}")
     return EXIT_OK
@@ -247,15 +310,22 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
         async def go():
             async with open_live(args, services) as live:
-                return await live.fetch_all()
+                return await live.fetch_all(deadline_s=args.deadline)
 
         statuses = asyncio.run(go())
         quarantined = Quarantine(services.store, clock=services.clock).listing()
     finally:
         services.close()
+    stopped = deadline_summary(statuses, args.deadline)
     if args.json:
-        emit_json({"sources": [s.to_dict() for s in statuses]})
-        return EXIT_OK
+        emit_json(
+            {
+                "sources": [s.to_dict() for s in statuses],
+                "deadline_s": args.deadline,
+                "stopped": stopped,
+            }
+        )
+        return _exit_for_sources(statuses, "see the sources above")
     for s in statuses:
         if s.up:
             print(f"{s.kind:<13} {s.url}  up, {s.model_count} models ({_ms(s.duration_ms)})")
@@ -267,10 +337,12 @@ def cmd_sources(args: argparse.Namespace) -> int:
             print(f"{s.kind:<13} {s.url}  down: {s.error}")
     if quarantined:
         print()
-        print("Quarantined (skipped by routing until then):")
+        print("Quarantined (skipped until then):")
         for q in quarantined:
-            print(f"    {q.model_id}  until {q.until:%Y-%m-%d %H:%M} UTC  ({q.reason})")
-    return EXIT_OK
+            print(f"    {q.model_id}  until {q.until:%Y-%m-%d %H:%M:%S} UTC  ({q.reason})")
+    if stopped:
+        print(f"locallama: {stopped}", file=sys.stderr)
+    return _exit_for_sources(statuses, "see the sources above")
 
 
 # --- quarantine ------------------------------------------------------------------------------
@@ -362,7 +434,9 @@ async def _route_and_run(
     async with open_live(args, services) as live:
         sources_down: set[Source] = set()
         if args.refresh:
-            refreshed = await RefreshService(live).refresh()
+            refreshed = await RefreshService(live, deadline_s=DEFAULT_FETCH_DEADLINE_S).refresh()
+            if refreshed.stopped:
+                _note(args, f"refresh {refreshed.stopped}")
             for s in refreshed.failed:
                 _note(args, f"{s.kind} at {s.url} is down: {s.error}")
             up = {s.kind for s in refreshed.sources if s.up}
@@ -387,7 +461,9 @@ async def _route_and_run(
             _note(args, f"routing to {chosen}{fallbacks}")
         runner = Runner(
             live,
-            policy=RunPolicy(max_wait_s=args.max_wait, max_tokens=args.max_tokens),
+            policy=RunPolicy(
+                max_wait_s=args.max_wait, max_tokens=args.max_tokens, deadline_s=args.deadline
+            ),
             limits=limits_from_args(args, services),
             client="cli",
         )
@@ -430,6 +506,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not run.ok:
         if printer.wrote:
             sys.stdout.write("\n")
+        for a in run.attempts:  # what each model of the chain did, then why nothing answered
+            _note(args, f"{a.model_id}: {a.outcome}: {a.error}")
         raise CliError(run.error or "the task failed")
     r = run.result
     assert r is not None
@@ -474,11 +552,34 @@ def add_endpoint_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_timing_args(
+    p: argparse.ArgumentParser, deadline_s: float = DEFAULT_FETCH_DEADLINE_S
+) -> None:
+    """``--deadline S`` (the whole operation) and ``--timeout S`` (each wait on a server)."""
+    g = p.add_argument_group("time limits")
+    g.add_argument(
+        "--deadline",
+        type=_deadline,
+        default=deadline_s,
+        metavar="S",
+        help=f"stop after S seconds in all, saying so (default {deadline_s:g})",
+    )
+    g.add_argument(
+        "--timeout",
+        type=_deadline,
+        default=None,
+        metavar="S",
+        help="seconds a server has to connect and to send each part of its answer (default "
+        f"{HttpPolicy().read_timeout:g}); a host that does not answer in time is skipped",
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("refresh", help="fetch the models of every enabled source and store them")
     p.add_argument("--json", action="store_true", help="print JSON (a stable interface)")
     p.add_argument("-q", "--quiet", action="store_true", help="no notes on stderr")
     add_endpoint_args(p)
+    add_timing_args(p)
     p.set_defaults(func=cmd_refresh)
 
     p = sub.add_parser("run", help="route a prompt and run it, streaming the answer")
@@ -507,12 +608,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_policy_args(p)
     add_spend_args(p)
     add_endpoint_args(p)
+    add_timing_args(p, DEFAULT_RUN_DEADLINE_S)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("sources", help="which servers are up, with their models")
     p.add_argument("--json", action="store_true", help="print JSON (a stable interface)")
     p.add_argument("--limit", type=nonneg_int, default=20, metavar="N", help="models shown each")
     add_endpoint_args(p)
+    add_timing_args(p)
     p.set_defaults(func=cmd_sources)
 
     p = sub.add_parser("quarantine", help="models skipped after repeated failures")
@@ -521,6 +624,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--clear", metavar="ID", help="lift this model's quarantine")
     g.add_argument("--clear-all", action="store_true", help="lift every quarantine")
     p.set_defaults(func=cmd_quarantine)
+
+
+def _deadline(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0.0 < value <= MAX_DEADLINE_S:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_DEADLINE_S:g}")
+    return value
 
 
 def _seconds(text: str) -> float:

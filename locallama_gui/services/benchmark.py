@@ -51,6 +51,7 @@ from locallama_gui.core.routing import CATEGORIES, Policy, RoutingContext, route
 from locallama_gui.core.samples import PerformanceSample
 from locallama_gui.core.tokens import estimate_tokens
 from locallama_gui.services.facade import Services
+from locallama_gui.services.hosts import HostWatch
 from locallama_gui.services.live import LiveServices
 from locallama_gui.services.quarantine import Quarantine
 from locallama_gui.services.runner import RATE_LIMITED, Runner, RunPolicy, RunResult
@@ -306,6 +307,7 @@ class _CapturingRunner(Runner):
 class _State:
     options: BenchmarkOptions
     cancel: asyncio.Event
+    hosts: HostWatch | None = None  # the hosts found down, for the whole benchmark
     semaphores: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     free_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     free_pending: int = 0  # free requests sent and not yet counted by the quota
@@ -383,7 +385,7 @@ class BenchmarkRunner:
             raise ValueError("no tasks to run")
         models = await asyncio.to_thread(self._find_models, model_ids)
         self._cancel = cancel or asyncio.Event()
-        state = _State(options=self.options, cancel=self._cancel)
+        state = _State(options=self.options, cancel=self._cancel, hosts=HostWatch(self._quarantine))
         started = self.services.clock()
         categories = tuple(c for c in CATEGORIES if any(t.category == c for t in tasks))
         # routing reads (and may first build) the index: CPU and SQLite work, off the loop
@@ -634,6 +636,7 @@ class BenchmarkRunner:
             self.live,
             policy=RunPolicy(max_tokens=task.max_tokens),
             quarantine=self._quarantine,
+            hosts=state.hosts,
             sleep=self._sleep,
             guard=state.free_guard,
             on_free_recorded=on_free_recorded,

@@ -8,6 +8,10 @@ as removed, repriced or a free variant ended. Every source that answered is stor
 snapshot with its diff against the previous one; the merged catalogue replaces the services'
 catalogue, and the refresh reports the diff of the whole catalogue (added, removed, repriced,
 free variants ended).
+
+Asking the sources ends within one deadline (default 15 s, ``services.deadline``): a source
+that holds the first byte is stopped there and reported as such ("stopped after 15 s:
+OpenRouter did not answer"); the others' answers are kept.
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ from typing import Any
 from locallama_gui.core.catalogue import CatalogueDiff, diff_catalogues
 from locallama_gui.core.models import ModelInfo, Skipped, Source
 from locallama_gui.services.catalogue import LoadedCatalogue, load_snapshot
+from locallama_gui.services.deadline import DEFAULT_FETCH_DEADLINE_S
 from locallama_gui.services.live import (
     Endpoint,
     LiveServices,
     Progress,
     SourceStatus,
+    deadline_summary,
     endpoint_kind,
     normalise_url,
 )
@@ -48,10 +54,17 @@ class RefreshResult:
     fetched_at: datetime
     duration_ms: float
     saved_sources: tuple[str, ...] = ()  # sources whose snapshot was stored
+    deadline_s: float | None = None  # the deadline the sources were asked within
 
     @property
     def any_up(self) -> bool:
         return any(s.up for s in self.sources)
+
+    @property
+    def stopped(self) -> str | None:
+        """``stopped after 15 s: OpenRouter did not answer`` when the deadline stopped a
+        source, else None."""
+        return deadline_summary(self.sources, self.deadline_s)
 
     @property
     def failed(self) -> tuple[SourceStatus, ...]:
@@ -79,6 +92,8 @@ class RefreshResult:
             ],
             "diff": self.diff.as_dict(),
             "saved_sources": list(self.saved_sources),
+            "deadline_s": self.deadline_s,
+            "stopped": self.stopped,
         }
 
 
@@ -119,10 +134,14 @@ def keep_unreadable(
 
 
 class RefreshService:
-    """Single-flight catalogue refresh over a :class:`LiveServices`."""
+    """Single-flight catalogue refresh over a :class:`LiveServices`; the sources are asked
+    within ``deadline_s`` (None: only each request's own timeouts)."""
 
-    def __init__(self, live: LiveServices) -> None:
+    def __init__(
+        self, live: LiveServices, *, deadline_s: float | None = DEFAULT_FETCH_DEADLINE_S
+    ) -> None:
         self.live = live
+        self.deadline_s = deadline_s
         self.services = live.services
         self._task: asyncio.Task[RefreshResult] | None = None
         self._progress: list[Progress] = []
@@ -150,7 +169,10 @@ class RefreshService:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             if not task.done() and self._waiters == 1:
-                task.cancel()
+                # once only: a second cancel lands in httpx's clean-up of the first and leaves
+                # the connection of a hung request open (see :meth:`cancel`)
+                if not task.cancelling():
+                    task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             raise
@@ -158,10 +180,15 @@ class RefreshService:
             self._waiters -= 1
 
     def cancel(self) -> bool:
-        """Cancel the refresh in flight (every caller gets ``CancelledError``)."""
+        """Cancel the refresh in flight (every caller gets ``CancelledError``).
+
+        The task is cancelled once: cancelling it again while the first cancellation unwinds
+        would interrupt httpx closing the request, and a hung server's connection would stay
+        open (the window's Cancel both cancels the refresh and the job waiting on it)."""
         if self.in_flight:
             assert self._task is not None
-            self._task.cancel()
+            if not self._task.cancelling():
+                self._task.cancel()
             return True
         return False
 
@@ -179,7 +206,8 @@ class RefreshService:
         services = self.services
         fetched_at = services.clock()
         previous = services.catalogue
-        statuses = await self.live.fetch_all(self._report)
+        deadline_s = self.deadline_s
+        statuses = await self.live.fetch_all(self._report, deadline_s=deadline_s)
         # Merging, diffing and storing thousands of models is CPU and disk work: it runs in a
         # worker thread, so the event loop (the GUI thread, in the app) stays responsive.
         final_statuses, catalogue, diff, saved = await asyncio.to_thread(
@@ -193,6 +221,7 @@ class RefreshService:
             fetched_at=fetched_at,
             duration_ms=(time.monotonic() - started) * 1000,
             saved_sources=saved,
+            deadline_s=deadline_s,
         )
         self.last_result = result
         return result

@@ -4,6 +4,14 @@
   every remaining free model; a free-per-minute 429 waits for the reset when that is at most
   ``RunPolicy.max_wait_s`` (default 0: never wait), else moves on past the free models.
 * 5xx, timeouts, truncated streams, unknown models and unreachable local servers move on.
+* Per-host breaker (:mod:`.hosts`): once a request to a host (scheme, host and port) timed
+  out without any answer or its connection was refused, the other models on that host are
+  skipped for the rest of the run ("host X did not answer (timed out after 30 s) — skipped");
+  a timeout also keeps the host out of the next runs for a short cool-down (the quarantine's
+  ``host:`` entries). A hung host costs one timeout per run, not one per model.
+* One deadline (``RunPolicy.deadline_s``, default 120 s) bounds the walk until a model starts
+  answering; an answer already streaming is not cut by it. When it passes, the run stops and
+  says so ("stopped after 120 s: X did not answer").
 * A rejected OpenRouter key skips every OpenRouter model (local ones are still tried); a
   402 on a paid model skips the remaining paid OpenRouter models.
 * Every request sent is recorded: a performance sample (latency, time to first token,
@@ -38,10 +46,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from locallama_gui.core.breaker import HostOutage, format_seconds
 from locallama_gui.core.models import ModelInfo, Source, Tier, decimal_str
 from locallama_gui.core.quota import next_utc_midnight
 from locallama_gui.core.routing import RouteDecision
 from locallama_gui.core.samples import PerformanceSample
+from locallama_gui.services.deadline import DEFAULT_RUN_DEADLINE_S, Deadline
+from locallama_gui.services.hosts import HostWatch
 from locallama_gui.services.live import LiveServices, describe_error
 from locallama_gui.services.quarantine import Quarantine
 from locallama_gui.services.spend import SpendLimits, baseline_cost, paid_call_refusal
@@ -57,6 +68,7 @@ from locallama_gui.sources import (
     PaymentRequired,
     RateLimited,
     SourceError,
+    SourceTimeout,
     Unreachable,
     with_computed_cost,
 )
@@ -78,19 +90,26 @@ ChunkSink = Callable[[Mapping[str, Any]], Awaitable[bool]]
 
 #: Tiers that cost nothing per request (no spend cap applies to them).
 ZERO_COST_TIERS = (Tier.LOCAL, Tier.FREE)
+#: ``Attempt.error_kind`` of the attempt the run's deadline stopped.
+DEADLINE_KIND = "DeadlineTimeout"
 
 
 @dataclass(frozen=True, slots=True)
 class RunPolicy:
     """How a run treats waits. ``max_wait_s``: longest free-per-minute reset worth waiting
-    for (0: move on at once). ``max_tokens``: the completion limit sent with each request."""
+    for (0: move on at once). ``max_tokens``: the completion limit sent with each request.
+    ``deadline_s``: how long the chain may take until a model starts answering (None: no
+    bound but each request's own timeouts)."""
 
     max_wait_s: float = 0.0
     max_tokens: int | None = None
+    deadline_s: float | None = DEFAULT_RUN_DEADLINE_S
 
     def __post_init__(self) -> None:
         if self.max_wait_s < 0:
             raise ValueError("max_wait_s must not be negative")
+        if self.deadline_s is not None and self.deadline_s <= 0:
+            raise ValueError("deadline_s must be positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,12 +198,17 @@ class RunResult:
 
 @dataclass
 class _State:
+    hosts: HostWatch
+    deadline: Deadline
     attempts: list[Attempt] = field(default_factory=list)
     free_day_blocked: bool = False
     free_minute_blocked: bool = False
     auth_failed: str | None = None
     paid_blocked: str | None = None
-    down_servers: set[str] = field(default_factory=set)
+    outages: list[HostOutage] = field(default_factory=list)  # hosts this run found down
+    outage_failures: int = 0  # attempts that failed because their host did not answer
+    host_skips: int = 0  # models skipped because their host was down
+    stopped: str | None = None  # the deadline stopped the run: what to say
     samples_written: bool = False
     last_error: str | None = None
     committed: bool = False  # something reached the client: no more fallback
@@ -208,6 +232,7 @@ class Runner:
         *,
         policy: RunPolicy | None = None,
         quarantine: Quarantine | None = None,
+        hosts: HostWatch | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
         limits: SpendLimits | None = None,
         client: str | None = None,
@@ -227,7 +252,10 @@ class Runner:
         self.limits = limits
         #: Who the runs are for, as the spend ledger records it ("cli", "gui", "mcp"...).
         self.client = client
-        self.quarantine = quarantine or Quarantine(self.services.store, clock=self.services.clock)
+        self.quarantine = quarantine or live.quarantine
+        #: The hosts found down, shared by every run of this runner (a benchmark's); None:
+        #: each run starts with its own (and the quarantine's cool-downs).
+        self.hosts = hosts
         self._sleep = sleep
         #: The outcome of the latest run, also when its task was cancelled.
         self.last_run: RunResult | None = None
@@ -254,7 +282,10 @@ class Runner:
         ``request``: an OpenAI chat request to pass through (its ``stream`` says whether
         ``on_chunk`` gets chunks or one completion); ``client`` names the sender for the
         spend ledger (default: the runner's)."""
-        state = _State()
+        state = _State(
+            hosts=self.hosts if self.hosts is not None else HostWatch(self.quarantine),
+            deadline=Deadline(self.policy.deadline_s),
+        )
         if isinstance(decision, RouteDecision):
             chain = decision.chain_ids
             index = decision.context.index
@@ -337,6 +368,15 @@ class Runner:
         if state.committed and sent:
             last = sent[-1]
             return f"{last.model_id} failed after part of its answer was sent: {last.error}"
+        if state.stopped is not None:
+            return state.stopped
+        failed = [a for a in sent if a.outcome == FAILED]
+        if state.outages and len(failed) == len(sent) == state.outage_failures:
+            down = "; ".join(o.describe() for o in state.outages)
+            n = state.host_skips
+            on = "on it" if len(state.outages) == 1 else "on them"
+            skipped = f"; {n} other model{'s' if n != 1 else ''} {on} skipped" if n else ""
+            return f"No model answered: {down}{skipped}."
         if state.auth_failed and not any(a.outcome == FAILED for a in sent):
             return state.auth_failed
         if not sent:
@@ -360,14 +400,25 @@ class Runner:
         call: _Call,
     ) -> RunResult:
         for model_id in chain:
+            if state.stopped is None and state.deadline.expired:
+                state.stopped = state.deadline.stopped("no model of the chain answered in time")
+            if state.stopped is not None:
+                state.attempts.append(
+                    Attempt(model_id, SKIPPED, f"not tried: the run {state.stopped}", "Deadline")
+                )
+                continue
             model = self._lookup(model_id, index)
             if model is None:
                 state.attempts.append(
                     Attempt(model_id, SKIPPED, "not in the catalogue (refresh it)", "unknown")
                 )
                 continue
-            # bookkeeping reads and writes the store: never on the event loop's thread
-            skip = await asyncio.to_thread(self._skip_reason, model, state, call)
+            # bookkeeping reads the store: never on the event loop's thread, unless every
+            # answer it needs is in memory ($0 models: quota, and a fresh quarantine read)
+            if model.tier in ZERO_COST_TIERS and self.quarantine.cache_fresh():
+                skip = self._skip_reason(model, state, call)
+            else:
+                skip = await asyncio.to_thread(self._skip_reason, model, state, call)
             if model.tier in ZERO_COST_TIERS:
                 state.zero_cost_before = True
             if skip is not None:
@@ -415,6 +466,12 @@ class Runner:
         entry = self.quarantine.active(model.id, now)
         if entry is not None:
             return f"quarantined until {entry.until:%H:%M} UTC ({entry.reason})"
+        url = self._base_url(model)
+        if url is not None:
+            down = state.hosts.skip_reason(url, now)
+            if down is not None:
+                state.host_skips += 1
+                return down
         if model.tier not in ZERO_COST_TIERS:
             if call.limits.refuse_paid_fallback and state.zero_cost_before:
                 return (
@@ -426,18 +483,15 @@ class Runner:
             )
             if refusal is not None:
                 return refusal
-        if model.source.is_local:
-            client = self.live.client_for_model(model) if self._client_ok(model) else None
-            if client is not None and client.base_url in state.down_servers:
-                return f"its server {client.base_url} is not reachable"
         return None
 
-    def _client_ok(self, model: ModelInfo) -> bool:
+    def _base_url(self, model: ModelInfo) -> str | None:
+        """The URL of the server that serves ``model`` (None: none, or a bad URL)."""
         try:
-            self.live.client_for_model(model)
+            client = self.live.client_for_model(model)
         except SourceError:
-            return False
-        return True
+            return None
+        return None if client is None else client.base_url
 
     # --- one model ------------------------------------------------------------------------
 
@@ -458,6 +512,7 @@ class Runner:
             started = time.monotonic()
             if on_attempt is not None:
                 on_attempt(model.id)
+            budget: asyncio.Timeout | None = None
             try:
                 client = self.live.client_for_model(model)
                 if client is None:
@@ -465,10 +520,20 @@ class Runner:
                         f"no server configured for {model.source.value}",
                         user_message=f"No {model.source.value} server is configured.",
                     )
-                if call.request is not None:
-                    result = await self._passthrough(client, model, messages, call, state)
-                else:
-                    result = await self._call(client, model, messages, on_delta)
+                # the run's deadline holds until the model starts answering
+                async with asyncio.timeout(state.deadline.remaining()) as budget:
+                    answering = _Answering(budget)
+                    if call.request is not None:
+                        result = await self._passthrough(
+                            client, model, messages, call, state, answering
+                        )
+                    else:
+                        result = await self._call(client, model, messages, on_delta, answering)
+            except TimeoutError:
+                if budget is None or not budget.expired():
+                    raise
+                self._deadline_passed(model, state, started, waited)
+                return None
             except asyncio.CancelledError:
                 state.attempts.append(
                     Attempt(
@@ -489,6 +554,10 @@ class Runner:
                 )
                 if retry_wait is None:
                     return None
+                left = state.deadline.remaining()
+                if left is not None and retry_wait >= left:  # no waiting past the deadline
+                    state.free_minute_blocked = True
+                    return None
                 await self._sleep(retry_wait)
                 waited += retry_wait
                 continue
@@ -500,12 +569,31 @@ class Runner:
                 self._succeeded, model, index, result, now, started, waited, category, state, call
             )
 
+    def _deadline_passed(
+        self, model: ModelInfo, state: _State, started: float, waited: float
+    ) -> None:
+        """The run's deadline passed while ``model`` had not started answering."""
+        state.stopped = state.deadline.stopped(f"{model.id} did not answer")
+        state.attempts.append(
+            Attempt(
+                model.id,
+                FAILED,
+                f"no answer within the run's {state.deadline.text} deadline",
+                DEADLINE_KIND,
+                model.source.value,
+                (time.monotonic() - started) * 1000,
+                waited,
+            )
+        )
+        state.last_error = state.stopped
+
     async def _call(
         self,
         client: Any,
         model: ModelInfo,
         messages: list[dict[str, Any]],
         on_delta: Callable[[str], None] | None,
+        answering: _Answering | None = None,
     ) -> ChatResult:
         max_tokens = self.policy.max_tokens
         if isinstance(client, OpenRouterClient):
@@ -520,6 +608,8 @@ class Runner:
         final: ChatResult | None = None
         async with aclosing(stream) as items:
             async for item in items:
+                if answering is not None:
+                    answering()
                 if isinstance(item, ChatResult):
                     final = item
                 elif item and on_delta is not None:
@@ -535,6 +625,7 @@ class Runner:
         messages: list[dict[str, Any]],
         call: _Call,
         state: _State,
+        answering: _Answering | None = None,
     ) -> ChatResult:
         """Send the client's own request to ``model``; raw chunks go to ``call.on_chunk``."""
         assert call.request is not None
@@ -551,6 +642,8 @@ class Runner:
         final: ChatResult | None = None
         async with aclosing(stream) as items:
             async for item in items:
+                if answering is not None:
+                    answering()
                 if isinstance(item, ChatResult):
                     final = item
                 elif call.on_chunk is not None and await call.on_chunk(item):
@@ -604,10 +697,16 @@ class Runner:
                 state.paid_blocked = text
         elif isinstance(err, InsecureURLError):
             model_failure = False
-        elif isinstance(err, Unreachable) and model.source.is_local:
-            client = self.live.client_for_model(model) if self._client_ok(model) else None
-            if client is not None:
-                state.down_servers.add(client.base_url)
+        url = self._base_url(model)
+        outage = None if url is None else state.hosts.failed(url, err, now)
+        if outage is not None:
+            text = outage.describe()
+            state.outage_failures += 1
+            if outage not in state.outages:
+                state.outages.append(outage)
+        elif isinstance(err, SourceTimeout) and err.phase == "read" and err.timeout_s:
+            # the host answered, then went quiet (not "try another model": that is done here)
+            text = f"the answer stalled: nothing more came for {format_seconds(err.timeout_s)}"
         if is_free and not isinstance(err, RateLimited) and model.source is Source.OPENROUTER:
             self._persist(self.services.record_free_request, now)
         if model_failure:
@@ -743,6 +842,22 @@ class Runner:
         return True if out is None else out
 
 
+class _Answering:
+    """Called with each item of an answer: the first lifts the run's deadline (an answer
+    that has started streaming is not cut by it)."""
+
+    __slots__ = ("_budget", "_done")
+
+    def __init__(self, budget: asyncio.Timeout) -> None:
+        self._budget = budget
+        self._done = False
+
+    def __call__(self) -> None:
+        if not self._done:
+            self._done = True
+            self._budget.reschedule(None)
+
+
 @dataclass(frozen=True, slots=True)
 class _Call:
     """What one run sends and to whom it reports (fixed for the whole chain)."""
@@ -759,6 +874,7 @@ def _unknown_cost(result: ChatResult) -> ChatResult:
 
 __all__ = [
     "CANCELLED",
+    "DEADLINE_KIND",
     "FAILED",
     "OK",
     "OUTCOMES",

@@ -34,7 +34,14 @@ if TYPE_CHECKING:
         error_from_response,
         redact,
     )
-    from .http import HttpClient, HttpPolicy, check_url, is_private_host
+    from .http import (
+        HttpClient,
+        HttpPolicy,
+        check_url,
+        is_private_host,
+        operation_deadline,
+        operation_remaining,
+    )
     from .lmstudio import LMSTUDIO_DEFAULT_URL, LMStudioClient
     from .ollama import OLLAMA_DEFAULT_URL, OllamaClient, RunningModel, ollama_url_from_env
     from .openai_compat import OpenAICompatClient
@@ -77,7 +84,17 @@ _LAZY = {
         ),
         "errors",
     ),
-    **dict.fromkeys(("HttpClient", "HttpPolicy", "check_url", "is_private_host"), "http"),
+    **dict.fromkeys(
+        (
+            "HttpClient",
+            "HttpPolicy",
+            "check_url",
+            "is_private_host",
+            "operation_deadline",
+            "operation_remaining",
+        ),
+        "http",
+    ),
     **dict.fromkeys(("LMSTUDIO_DEFAULT_URL", "LMStudioClient"), "lmstudio"),
     **dict.fromkeys(
         ("OLLAMA_DEFAULT_URL", "OllamaClient", "RunningModel", "ollama_url_from_env"), "ollama"
@@ -161,6 +178,8 @@ __all__ = [
     "error_from_response",
     "is_private_host",
     "ollama_url_from_env",
+    "operation_deadline",
+    "operation_remaining",
     "redact",
     "with_computed_cost",
 ]

@@ -95,8 +95,9 @@ class ModerationError(SourceError):
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
-        self.reasons = reasons
-        self.provider = provider
+        secrets = tuple(kwargs.get("secrets") or ())
+        self.reasons = tuple(redact(r, secrets) for r in reasons)
+        self.provider = redact(provider, secrets) if provider is not None else None
 
 
 class NotFoundError(SourceError):
@@ -115,9 +116,25 @@ class SourceTimeout(SourceError):
     default_user_message = "The server took too long to answer. Try again or pick another model."
     default_retryable = True
 
-    def __init__(self, message: str, *, phase: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        phase: str | None = None,
+        timeout_s: float | None = None,
+        no_response: bool = False,
+        deadline: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         self.phase = phase  # "connect", "read", "deadline", "server" or None
+        #: the wait that ran out, in seconds (when the client gave up waiting)
+        self.timeout_s = timeout_s
+        #: nothing came back at all: no connection, or no first byte of a response
+        self.no_response = no_response
+        #: the wait was cut short by the operation's overall deadline (see
+        #: ``sources.http.operation_deadline``), not by the policy's own timeout
+        self.deadline = deadline
 
 
 TimeoutError_ = SourceTimeout
@@ -177,7 +194,11 @@ class ProviderDown(SourceError):
 
 
 class Unreachable(SourceError):
-    """The server could not be reached (connection refused, DNS failure, reset)."""
+    """The server could not be reached (connection refused, DNS failure, reset).
+
+    ``code`` is ``"connect"`` when no connection could be made at all (refused, no route,
+    unknown host): the host, not the request, is what failed.
+    """
 
     default_user_message = "Could not connect to the server. Is it running, and is the URL right?"
     default_retryable = True

@@ -4,6 +4,11 @@ Timeouts on every request, a total deadline, retries with jittered exponential b
 idempotent GETs only (honouring ``Retry-After`` and ``X-RateLimit-Reset``), bodies read by
 streaming and abandoned past ``max_response_bytes``, JSON decoding into typed errors, https
 required for public hosts, and secrets redacted from every message and log record.
+
+An operation (a refresh, a key check) can bound every request it sends with
+:func:`operation_deadline`: the connect and read timeouts shrink to what is left of it, so a
+host that holds the first byte fails with a typed timeout at the deadline, and no retry waits
+past it.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import aclosing, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import aclosing, asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +57,40 @@ _PRIVATE_NETS = tuple(
 
 async def _default_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
+
+
+#: When (``time.monotonic()``) the operation the current task works for must end; None: no
+#: bound. Tasks started inside inherit it (asyncio copies the context).
+_OPERATION_DEADLINE: ContextVar[float | None] = ContextVar(
+    "locallama_operation_deadline", default=None
+)
+#: A deadline-bounded request's own ``asyncio`` bound trails the deadline by this much, so
+#: that a host holding the first byte fails with httpx's typed timeout (which says so).
+DEADLINE_GRACE_S = 0.25
+
+
+@contextmanager
+def operation_deadline(seconds: float | None) -> Iterator[None]:
+    """Bound every request sent inside (by this task and by the tasks it starts) to end
+    within ``seconds``: connect and read timeouts shrink to what is left, and a retry that
+    would wait past it is not made. ``None`` adds no bound; nested scopes keep the earlier
+    end."""
+    if seconds is None:
+        yield
+        return
+    end = time.monotonic() + max(0.0, seconds)
+    outer = _OPERATION_DEADLINE.get()
+    token = _OPERATION_DEADLINE.set(end if outer is None else min(outer, end))
+    try:
+        yield
+    finally:
+        _OPERATION_DEADLINE.reset(token)
+
+
+def operation_remaining() -> float | None:
+    """Seconds left of the current :func:`operation_deadline` (None: none in force)."""
+    end = _OPERATION_DEADLINE.get()
+    return None if end is None else end - time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -323,20 +363,65 @@ class HttpClient:
             out["Authorization"] = f"Bearer {key}"
         return out
 
+    def timeouts(self) -> tuple[httpx.Timeout, bool]:
+        """The timeouts of one attempt: the policy's, shrunk to what is left of the
+        operation's deadline (True when they were). Past the deadline, raises."""
+        timeout = self.policy.httpx_timeout()
+        left = operation_remaining()
+        if left is None or left >= max(self.policy.connect_timeout, self.policy.read_timeout):
+            return timeout, False
+        if left <= 0:
+            raise SourceTimeout(
+                "the operation's deadline passed before the request was sent",
+                phase="deadline",
+                timeout_s=0.0,
+                deadline=True,
+            )
+        connect = min(self.policy.connect_timeout, left)
+        read = min(self.policy.read_timeout, left)
+        return httpx.Timeout(connect=connect, read=read, write=read, pool=connect), True
+
     def transport_error(
-        self, exc: BaseException, url: str, secrets: Iterable[str | None]
+        self,
+        exc: BaseException,
+        url: str,
+        secrets: Iterable[str | None],
+        *,
+        timeout: httpx.Timeout | None = None,
+        limited: bool = False,
+        no_response: bool = False,
     ) -> SourceError:
-        """A typed error for an httpx transport failure (the message is redacted)."""
+        """A typed error for an httpx transport failure (the message is redacted).
+
+        ``timeout``: the timeouts the request ran with (``limited``: cut to the operation's
+        deadline); ``no_response``: nothing of a response had arrived (no status line)."""
         secrets = tuple(secrets)
         text = redact(f"{type(exc).__name__}: {exc}", secrets)
+        timeout = timeout or self.policy.httpx_timeout()
         if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
             return SourceTimeout(
-                f"connect timed out: {text}", phase="connect", url=url, secrets=secrets
+                f"connect timed out: {text}",
+                phase="connect",
+                timeout_s=timeout.connect,
+                no_response=True,
+                deadline=limited,
+                url=url,
+                secrets=secrets,
             )
         if isinstance(exc, httpx.TimeoutException):
-            return SourceTimeout(f"read timed out: {text}", phase="read", url=url, secrets=secrets)
+            waited = timeout.write if isinstance(exc, httpx.WriteTimeout) else timeout.read
+            first = "no first byte: " if no_response else ""
+            return SourceTimeout(
+                f"read timed out ({first}{text})" if first else f"read timed out: {text}",
+                phase="read",
+                timeout_s=waited,
+                no_response=no_response,
+                deadline=limited,
+                url=url,
+                secrets=secrets,
+            )
         if isinstance(exc, httpx.ConnectError):
-            return Unreachable(f"cannot connect: {text}", url=url, secrets=secrets)
+            return Unreachable(f"cannot connect: {text}", code="connect", url=url, secrets=secrets)
         if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
             return BadResponse(
                 f"connection closed before the response was complete: {text}",
@@ -402,6 +487,8 @@ class HttpClient:
         expect_json: bool = True,
     ) -> RawResponse:
         started = self.policy.monotonic()
+        timeout, limited = self.timeouts()
+        responded = False
         try:
             async with self.client.stream(
                 method,
@@ -409,12 +496,15 @@ class HttpClient:
                 params=params,
                 json=json_body,
                 headers=headers,
-                timeout=self.policy.httpx_timeout(),
+                timeout=timeout,
                 follow_redirects=False,
             ) as response:
+                responded = True
                 content = await self._read_limited(response, url)
         except httpx.HTTPError as exc:
-            raise self.transport_error(exc, url, secrets) from None
+            raise self.transport_error(
+                exc, url, secrets, timeout=timeout, limited=limited, no_response=not responded
+            ) from None
         elapsed = (self.policy.monotonic() - started) * 1000
         status = response.status_code
         data: Any = None
@@ -475,6 +565,11 @@ class HttpClient:
         can_retry = (method in ("GET", "HEAD")) if retry is None else (retry and method == "GET")
         attempts = 1 + (self.policy.max_retries if can_retry else 0)
         budget = timeout_s if timeout_s is not None else self.policy.total_timeout
+        left = operation_remaining()
+        bounded = left is not None and left + DEADLINE_GRACE_S < budget
+        if bounded:
+            assert left is not None
+            budget = max(0.0, left) + DEADLINE_GRACE_S
         deadline = self.policy.monotonic() + budget
         try:
             async with asyncio.timeout(budget):
@@ -511,6 +606,9 @@ class HttpClient:
                             raise
                         if self.policy.monotonic() + wait > deadline:
                             raise
+                        left = operation_remaining()
+                        if left is not None and wait >= left:
+                            raise
                         log.info(
                             "retrying %s %s in %.2f s after %s",
                             method,
@@ -520,9 +618,12 @@ class HttpClient:
                         )
                         await self.policy.sleep(wait)
         except TimeoutError:
+            whose = "the operation's" if bounded else "its"
             raise SourceTimeout(
-                f"{method} {redact(url, secrets)} exceeded its {budget:g} s deadline",
+                f"{method} {redact(url, secrets)} exceeded {whose} {budget:.3g} s deadline",
                 phase="deadline",
+                timeout_s=budget,
+                deadline=bounded,
                 url=url,
                 secrets=secrets,
             ) from None
@@ -574,15 +675,18 @@ class HttpClient:
         deadline = started + (
             timeout_s if timeout_s is not None else self.policy.generation_timeout
         )
+        timeout, limited = self.timeouts()
+        responded = False
         try:
             async with self.client.stream(
                 method.upper(),
                 url,
                 json=json_body,
                 headers=send_headers,
-                timeout=self.policy.httpx_timeout(),
+                timeout=timeout,
                 follow_redirects=False,
             ) as response:
+                responded = True
                 if response.status_code >= 300:
                     try:
                         content = await self._read_limited(response, url)
@@ -598,7 +702,9 @@ class HttpClient:
                     raise self._error_for(raw, secrets)
                 yield StreamLines(self, response, secrets, deadline, started)
         except httpx.HTTPError as exc:
-            raise self.transport_error(exc, url, secrets) from None
+            raise self.transport_error(
+                exc, url, secrets, timeout=timeout, limited=limited, no_response=not responded
+            ) from None
 
 
 def is_json_content_type(content_type: str) -> bool:

@@ -9,6 +9,7 @@ import argparse
 import sys
 import time
 
+from .hung import HungServer
 from .providers import FAKE_API_KEY, LMStudioFake, OllamaFake, OpenAICompatFake, OpenRouterFake
 from .server import FakeServer
 
@@ -28,10 +29,13 @@ def main(argv: list[str] | None = None) -> int:
         OpenAICompatFake(host=args.host, flavour="llamacpp"),
         OpenAICompatFake(host=args.host, flavour="vllm"),
     ]
+    hung = HungServer(host=args.host)  # accepts, never answers: try --openrouter-url on it
     try:
         for fake in fakes:
             fake.start()
             print(f"{fake.name:<11} {fake.base_url}", flush=True)
+        hung.start()
+        print(f"{'hung':<11} {hung.url} (OpenRouter API: {hung.openrouter_url})", flush=True)
         print(f"OpenRouter key accepted by the fake: {FAKE_API_KEY}", flush=True)
         deadline = None if args.seconds is None else time.monotonic() + args.seconds
         print(
@@ -45,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for fake in fakes:
             fake.stop()
+        hung.stop()
     return 0
 
 

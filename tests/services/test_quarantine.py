@@ -76,3 +76,32 @@ def test_durations_double_up_to_the_longest():
     assert p.duration(50) == p.longest
     with pytest.raises(ValueError):
         QuarantinePolicy(threshold=0)
+
+
+def test_active_reads_the_store_once_per_window_and_sees_its_own_changes_at_once(
+    store, clock, monkeypatch
+):
+    import time
+
+    from locallama_gui.services import quarantine as qmod
+
+    q = Quarantine(store, clock=clock)
+    other = Quarantine(store, clock=clock)  # another process (the CLI's quarantine --clear)
+    reads = []
+    real = store.quarantined
+    monkeypatch.setattr(store, "quarantined", lambda now: reads.append(now) or real(now))
+    assert not q.cache_fresh()
+    for _ in range(50):
+        assert q.active("m") is None
+        assert q.host_active("http://127.0.0.1:11434") is None
+    assert len(reads) == 1 and q.cache_fresh()
+    # its own change shows at once
+    until = clock.now + QuarantinePolicy().base
+    q.record_host_outage("http://127.0.0.1:11434", "did not answer", until)
+    assert q.host_active("http://127.0.0.1:11434") is not None
+    # another's change shows once the window has passed
+    other.host_answered("http://127.0.0.1:11434")
+    assert q.host_active("http://127.0.0.1:11434") is not None  # within the window
+    later = time.monotonic() + Quarantine.CACHE_S + 0.1
+    monkeypatch.setattr(qmod.time, "monotonic", lambda: later)
+    assert q.host_active("http://127.0.0.1:11434") is None

@@ -259,7 +259,8 @@ async def test_dead_local_server_moves_on_and_its_other_models_are_skipped(
         run = await Runner(live).run([LOCAL, LOCAL_2, PAID], "Say hello")
     assert outcomes(run) == [(LOCAL, FAILED), (LOCAL_2, SKIPPED), (PAID, OK)]
     assert run.attempts[0].error_kind == "Unreachable"
-    assert "not reachable" in run.attempts[1].error
+    assert run.attempts[0].error == f"host {other.url} refused the connection"
+    assert run.attempts[1].error == f"host {other.url} refused the connection — skipped"
 
 
 async def test_rejected_key_skips_openrouter_but_tries_local_models(
