@@ -20,6 +20,7 @@ import sys
 from locallama_gui.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
+    BadInputFile,
     CliError,
     emit_json,
     money,
@@ -68,7 +69,8 @@ def load_tasks(args: argparse.Namespace) -> tuple[BenchTask, ...]:
         try:
             tasks.extend(parse_task_lines(text, source=path))
         except TaskFormatError as e:
-            raise CliError("; ".join(e.errors[:10])) from None
+            more = f" (and {len(e.errors) - 10} more)" if len(e.errors) > 10 else ""
+            raise BadInputFile("; ".join(e.errors[:10]) + more) from None
     seen: set[str] = set()
     for t in tasks:
         if t.id in seen:

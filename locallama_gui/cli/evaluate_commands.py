@@ -8,6 +8,7 @@ from typing import Any
 
 from locallama_gui.cli.common import (
     EXIT_OK,
+    BadInputFile,
     CliError,
     emit_json,
     open_services,
@@ -19,6 +20,7 @@ from locallama_gui.core.cost import format_usd
 from locallama_gui.core.evaluation import DEFAULT_FOLDS
 from locallama_gui.services.evaluate import (
     EvaluationInputError,
+    OutcomeFileFormatError,
     evaluate_files,
     report_view,
 )
@@ -107,6 +109,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 strong=args.strong,
                 seed=args.seed,
             )
+        except OutcomeFileFormatError as e:
+            raise BadInputFile(str(e)) from None
         except EvaluationInputError as e:
             raise CliError(str(e)) from None
     finally:

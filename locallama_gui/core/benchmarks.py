@@ -80,6 +80,7 @@ from types import MappingProxyType
 from typing import Any
 
 from locallama_gui.core.routing import CATEGORIES, Task
+from locallama_gui.core.taskfiles import FileFormatError, Where, jsonl_lines, parse_object
 
 KINDS = ("code", "exact", "json", "constraints", "retrieval")
 #: The categories a benchmark task may have (vision needs images; the suite sends text).
@@ -1249,14 +1250,25 @@ def probe_task(category: str) -> Task:
 # --- user task files --------------------------------------------------------------------------
 
 
-class TaskFormatError(ValueError):
-    """A task file with problems; ``errors`` lists them, each naming its line."""
+class TaskFormatError(FileFormatError):
+    """A task file with problems; ``errors`` lists them, each naming its line (``where`` is
+    the first one's place)."""
 
-    def __init__(self, errors: Sequence[str]) -> None:
+    def __init__(self, errors: Sequence[str], where: Where | None = None) -> None:
         self.errors = tuple(errors)
         shown = "; ".join(self.errors[:5])
         more = f" (and {len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
-        super().__init__(shown + more)
+        super().__init__(where or Where(), shown + more)
+
+    @property
+    def message(self) -> str:
+        return self.problem
+
+
+#: How a task line looks, for the hints of the errors.
+TASK_LINE_EXAMPLE = (
+    '{"id": "sum-1", "category": "math", "kind": "exact", "prompt": "What is 2+3?", "answer": 5}'
+)
 
 
 _COMMON = {"id", "category", "kind", "prompt", "system", "max_tokens", "complexity"}
@@ -1447,29 +1459,36 @@ def parse_task_lines(text: str, source: str = "tasks") -> tuple[BenchTask, ...]:
     listing every problem, each as ``<source> line N: ...``."""
     tasks: list[BenchTask] = []
     errors: list[str] = []
+    first: Where | None = None
     seen: dict[str, int] = {}
-    for n, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        where = f"{source} line {n}"
+    for n, line in jsonl_lines(text):
+        place = Where(source, n)
+        where = str(place)
+        if not errors:
+            first = place
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            errors.append(f"{where}: not valid JSON ({e.msg} at column {e.colno})")
+            obj = parse_object(line, place, TASK_LINE_EXAMPLE)
+        except FileFormatError as e:
+            errors.append(str(e))
             continue
         task, errs = _task_from_obj(obj, where, origin=source)
         errors += errs
         if task is not None:
             if task.id in seen:
-                errors.append(f"{where}: id {task.id!r} is already used on line {seen[task.id]}")
+                errors.append(
+                    f"{where}: id {task.id!r} is already used on line {seen[task.id]}; "
+                    "give each task its own id"
+                )
                 continue
             seen[task.id] = n
             tasks.append(task)
     if errors:
-        raise TaskFormatError(errors)
+        raise TaskFormatError(errors, first)
     if not tasks:
-        raise TaskFormatError([f"{source}: no tasks (one JSON object per line)"])
+        raise TaskFormatError(
+            [f"{source}: no tasks; write one JSON object per line, such as {TASK_LINE_EXAMPLE}"],
+            Where(source),
+        )
     return tuple(tasks)
 
 

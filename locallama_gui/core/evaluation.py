@@ -52,11 +52,13 @@ from types import MappingProxyType
 
 from locallama_gui.core.models import Usage
 from locallama_gui.core.routing import DEFAULT_OUTPUT_TOKENS, PRIOR_STRENGTH
+from locallama_gui.core.taskfiles import FileFormatError, Where, jsonl_lines, parse_object
 from locallama_gui.core.tokens import estimate_complexity, estimate_tokens
 
 __all__ = [
     "DEFAULT_FOLDS",
     "DEFAULT_PRIOR_QUALITY",
+    "OUTCOME_LINE_EXAMPLE",
     "RANDOM_DRAWS",
     "CurvePoint",
     "Evaluation",
@@ -64,6 +66,7 @@ __all__ = [
     "Metrics",
     "ModelOutcome",
     "ModelSummary",
+    "OutcomeFileError",
     "OutcomeFormatError",
     "OutcomeRecord",
     "ParsedOutcomes",
@@ -102,12 +105,23 @@ _Q_EPS = 1e-6
 _META_COLUMNS = frozenset(
     {"prompt", "category", "id", "prompt_id", "question_id", "turn", "source", "answer"}
 )
+_SCORE_HINT = "a score is a number from 0 to 1, or true/false for right/wrong"
 _TRUE = frozenset({"true", "yes", "correct"})
 _FALSE = frozenset({"false", "no", "incorrect", "wrong"})
 
 
 class OutcomeFormatError(ValueError):
     """Outcomes that cannot be read; the message says where and what is wrong."""
+
+
+class OutcomeFileError(OutcomeFormatError, FileFormatError):
+    """An outcomes file, or one of its lines, that cannot be read: it names the line."""
+
+
+#: How an outcome line looks, for the hints of the errors.
+OUTCOME_LINE_EXAMPLE = '{"prompt": "2+2?", "models": {"model-a": 1, "model-b": 0}}'
+_QUESTION_EXAMPLE = '{"question_id": 81, "category": "writing", "turns": ["..."]}'
+_JUDGEMENT_EXAMPLE = '{"question_id": 81, "model": "model-a", "turn": 1, "score": 9}'
 
 
 # --------------------------------------------------------------------------- records
@@ -150,11 +164,15 @@ class ParsedOutcomes:
     notes: tuple[str, ...] = ()
 
 
-def _where(source: str, line: int) -> str:
-    return f"{source}: line {line}" if source else f"line {line}"
+def _where(source: str, line: int) -> Where:
+    return Where(source, line)
 
 
-def _score(value: object, where: str) -> float:
+def _file(source: str, default: str) -> Where:
+    return Where(source or default)
+
+
+def _score(value: object, where: Where) -> float:
     """A score in [0, 1] from a bool, a number, or ``True``/``False``-like text."""
     if isinstance(value, bool):
         return 1.0 if value else 0.0
@@ -169,37 +187,37 @@ def _score(value: object, where: str) -> float:
         try:
             x = float(text)
         except ValueError:
-            raise OutcomeFormatError(f"{where}: {value!r} is not a score") from None
+            raise OutcomeFileError(where, f"{value!r} is not a score", _SCORE_HINT) from None
     else:
-        raise OutcomeFormatError(f"{where}: {value!r} is not a score")
+        raise OutcomeFileError(where, f"{value!r} is not a score", _SCORE_HINT)
     if not (0.0 <= x <= 1.0):  # also refuses NaN
-        raise OutcomeFormatError(f"{where}: score {value!r} is outside [0, 1]")
+        raise OutcomeFileError(where, f"score {value!r} is outside [0, 1]", _SCORE_HINT)
     return x
 
 
-def _money(value: object, where: str) -> Decimal | None:
+def _money(value: object, where: Where) -> Decimal | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise OutcomeFormatError(f"{where}: {value!r} is not an amount in USD")
+        raise OutcomeFileError(where, f"{value!r} is not an amount in USD")
     try:
         amount = Decimal(str(value).strip().lstrip("$"))
     except InvalidOperation:
-        raise OutcomeFormatError(f"{where}: {value!r} is not an amount in USD") from None
+        raise OutcomeFileError(where, f"{value!r} is not an amount in USD") from None
     if not amount.is_finite() or amount < 0:
-        raise OutcomeFormatError(f"{where}: cost {value!r} must be a non-negative amount")
+        raise OutcomeFileError(where, f"cost {value!r} must be a non-negative amount")
     return amount
 
 
-def _count(value: object, where: str, name: str) -> int | None:
+def _count(value: object, where: Where, name: str) -> int | None:
     if value is None or value == "":
         return None
     try:
         n = int(str(value).strip()) if not isinstance(value, int) else value
     except ValueError:
-        raise OutcomeFormatError(f"{where}: {name} {value!r} is not a whole number") from None
+        raise OutcomeFileError(where, f"{name} {value!r} is not a whole number") from None
     if isinstance(value, bool) or n < 0:
-        raise OutcomeFormatError(f"{where}: {name} {value!r} must be a non-negative count")
+        raise OutcomeFileError(where, f"{name} {value!r} must be a non-negative count")
     return n
 
 
@@ -209,11 +227,11 @@ def _category(value: object, default: str | None) -> str | None:
     return default
 
 
-def _outcome_from_json(value: object, where: str) -> ModelOutcome:
+def _outcome_from_json(value: object, where: Where) -> ModelOutcome:
     if isinstance(value, dict):
         raw = value.get("score", value.get("correct", value.get("quality")))
         if raw is None:
-            raise OutcomeFormatError(f"{where}: a model entry needs a score")
+            raise OutcomeFileError(where, "a model entry needs a score")
         cost = value.get("cost_usd", value.get("cost"))
         return ModelOutcome(
             score=_score(raw, where),
@@ -239,24 +257,24 @@ def parse_outcomes_jsonl(
     ``prompt_tokens`` and ``completion_tokens``. ``category`` fills in lines without one.
     """
     records: list[OutcomeRecord] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = _where(source, n)
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise OutcomeFormatError(f"{where}: not valid JSON ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise OutcomeFormatError(f"{where}: expected a JSON object")
+    for where, obj in _json_lines(text, source, OUTCOME_LINE_EXAMPLE):
         prompt = obj.get("prompt")
         if not isinstance(prompt, str):
-            raise OutcomeFormatError(f'{where}: needs a "prompt" string')
+            raise OutcomeFileError(
+                where,
+                'needs a "prompt" string',
+                'give the prompt the models were asked as "prompt": "..."',
+            )
         models = obj.get("models", obj.get("outcomes", obj.get("scores")))
         if not isinstance(models, dict) or not models:
-            raise OutcomeFormatError(f'{where}: needs a "models" object (model id -> score)')
+            raise OutcomeFileError(
+                where,
+                'needs a "models" object (model id -> score)',
+                'such as "models": {"model-a": 1, "model-b": 0.5}',
+            )
         outcomes = {
-            str(mid): _outcome_from_json(v, f"{where}, model {mid}") for mid, v in models.items()
+            str(mid): _outcome_from_json(v, where.about(f"model {mid}"))
+            for mid, v in models.items()
         }
         key = obj.get("id")
         records.append(
@@ -268,7 +286,11 @@ def parse_outcomes_jsonl(
             )
         )
     if not records:
-        raise OutcomeFormatError(f"{source or 'outcomes'}: no outcome lines")
+        raise OutcomeFileError(
+            _file(source, "outcomes"),
+            "no outcome lines",
+            f"write one JSON object per line, such as {OUTCOME_LINE_EXAMPLE}",
+        )
     return ParsedOutcomes(tuple(records))
 
 
@@ -287,18 +309,18 @@ def parse_outcomes_csv(
         reader = csv.reader(io.StringIO(text))
         rows = list(reader)
     except csv.Error as e:
-        raise OutcomeFormatError(f"{source or 'CSV'}: not a readable CSV file ({e})") from None
+        raise OutcomeFileError(_file(source, "CSV"), f"not a readable CSV file ({e})") from None
     if not rows or not any(cell.strip() for cell in rows[0]):
-        raise OutcomeFormatError(f"{source or 'CSV'}: no header row")
+        raise OutcomeFileError(_file(source, "CSV"), "no header row")
     header = [h.strip() for h in rows[0]]
     lower = [h.lower() for h in header]
     if "prompt" not in lower:
-        raise OutcomeFormatError(f'{source or "CSV"}: needs a "prompt" column')
+        raise OutcomeFileError(_file(source, "CSV"), 'needs a "prompt" column')
     p_col = lower.index("prompt")
     c_col = lower.index("category") if "category" in lower else None
     body = [(k + 2, r) for k, r in enumerate(rows[1:]) if any(cell.strip() for cell in r)]
     if not body:
-        raise OutcomeFormatError(f"{source or 'CSV'}: no rows")
+        raise OutcomeFileError(_file(source, "CSV"), "no rows")
     extras = {}
     for j, name in enumerate(header):
         for suffix in ("_cost_usd", "_prompt_tokens", "_completion_tokens"):
@@ -316,7 +338,7 @@ def parse_outcomes_csv(
             if cell.strip() == "":
                 continue
             try:
-                _score(cell, "")
+                _score(cell, Where())
             except OutcomeFormatError:
                 bad = (line, cell)
                 break
@@ -329,9 +351,10 @@ def parse_outcomes_csv(
                 f"(line {bad[0]}: {shown!r})"
             )
     if not model_cols:
-        raise OutcomeFormatError(
-            f"{source or 'CSV'}: no model column (one column per model of True/False "
-            "or scores in [0, 1])"
+        raise OutcomeFileError(
+            _file(source, "CSV"),
+            "no model column",
+            "add one column per model of True/False or scores in [0, 1]",
         )
     records: list[OutcomeRecord] = []
     for line, r in body:
@@ -364,7 +387,7 @@ def parse_outcomes_csv(
             )
         )
     if not records:
-        raise OutcomeFormatError(f"{source or 'CSV'}: no row has a score")
+        raise OutcomeFileError(_file(source, "CSV"), "no row has a score")
     return ParsedOutcomes(tuple(records), tuple(notes))
 
 
@@ -388,18 +411,11 @@ def sniff_jsonl(text: str) -> str:
     return "outcomes"
 
 
-def _json_lines(text: str, source: str) -> Iterable[tuple[str, dict]]:
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+def _json_lines(text: str, source: str, example: str) -> Iterable[tuple[Where, dict]]:
+    """Every object of a JSONL file (blank lines and ``#`` comments skipped)."""
+    for n, line in jsonl_lines(text):
         where = _where(source, n)
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise OutcomeFormatError(f"{where}: not valid JSON ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise OutcomeFormatError(f"{where}: expected a JSON object")
-        yield where, obj
+        yield where, parse_object(line, where, example, OutcomeFileError)
 
 
 def parse_mt_bench(
@@ -420,23 +436,31 @@ def parse_mt_bench(
     -1 when the judge's verdict could not be read) are left out, and the notes say how many.
     """
     qs: dict[str, dict] = {}
-    for where, obj in _json_lines(questions, questions_source):
+    for where, obj in _json_lines(questions, questions_source, _QUESTION_EXAMPLE):
         qid = obj.get("question_id")
         turns = obj.get("turns")
         if qid is None or not isinstance(turns, list):
-            raise OutcomeFormatError(f"{where}: a question needs question_id and turns")
+            raise OutcomeFileError(
+                where, "a question needs question_id and turns", f"such as {_QUESTION_EXAMPLE}"
+            )
         qs[str(qid)] = obj
     if not qs:
-        raise OutcomeFormatError(f"{questions_source or 'questions'}: no questions")
+        raise OutcomeFileError(_file(questions_source, "questions"), "no questions")
     sums: dict[tuple[str, str], list[float]] = {}
     skipped = 0
     unknown: set[str] = set()
-    for where, obj in _json_lines(judgements, judgements_source):
+    for where, obj in _json_lines(judgements, judgements_source, _JUDGEMENT_EXAMPLE):
         qid, model, score = obj.get("question_id"), obj.get("model"), obj.get("score")
         if qid is None or not isinstance(model, str) or score is None:
-            raise OutcomeFormatError(f"{where}: a judgement needs question_id, model and score")
+            raise OutcomeFileError(
+                where,
+                "a judgement needs question_id, model and score",
+                f"such as {_JUDGEMENT_EXAMPLE}",
+            )
         if isinstance(score, bool) or not isinstance(score, int | float):
-            raise OutcomeFormatError(f"{where}: score {score!r} is not a number")
+            raise OutcomeFileError(
+                where, f"score {score!r} is not a number", "MT-Bench scores run from 1 to 10"
+            )
         if str(qid) not in qs:
             unknown.add(str(qid))
             continue
@@ -445,8 +469,10 @@ def parse_mt_bench(
             continue
         sums.setdefault((str(qid), model), []).append((float(score) - 1.0) / 9.0)
     if not sums:
-        raise OutcomeFormatError(
-            f"{judgements_source or 'judgements'}: no judgement matches a question"
+        raise OutcomeFileError(
+            _file(judgements_source, "judgements"),
+            "no judgement matches a question",
+            "give the questions file these judgements were made on",
         )
     by_q: dict[str, dict[str, ModelOutcome]] = {}
     for (qid, model), scores in sums.items():

@@ -9,8 +9,8 @@ using a named paid model, share per tier, when the free quota ran out, tasks bel
 from __future__ import annotations
 
 import csv
+import difflib
 import io
-import json
 import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,6 +22,7 @@ from locallama_gui.core.cost import estimate_cost
 from locallama_gui.core.models import ModelInfo, Tier, Usage, decimal_str
 from locallama_gui.core.quota import FreeQuota, as_utc
 from locallama_gui.core.routing import (
+    CAPABILITIES,
     CATEGORIES,
     CatalogueIndex,
     Policy,
@@ -29,6 +30,13 @@ from locallama_gui.core.routing import (
     RoutingContext,
     Task,
     route,
+)
+from locallama_gui.core.taskfiles import (
+    FileFormatError,
+    Where,
+    json_kind,
+    jsonl_lines,
+    parse_object,
 )
 
 DEFAULT_CATEGORY_MIX: Mapping[str, float] = {
@@ -41,6 +49,8 @@ DEFAULT_CATEGORY_MIX: Mapping[str, float] = {
     "long-context": 0.05,
     "vision": 0.05,
 }
+#: How often (in tasks) ``generate_tasks`` asks whether it was cancelled.
+_GENERATE_CHECK_EVERY = 2048
 #: Share of low (0-0.33), medium (0.33-0.66) and high (0.66-1) complexity tasks.
 DEFAULT_COMPLEXITY_MIX: tuple[float, float, float] = (0.45, 0.35, 0.20)
 
@@ -82,8 +92,12 @@ class SimTask:
     task: Task
 
 
-def generate_tasks(scenario: Scenario) -> list[SimTask]:
-    """Deterministic for a given scenario (seed included)."""
+def generate_tasks(
+    scenario: Scenario, cancelled: Callable[[], bool] | None = None
+) -> list[SimTask]:
+    """Deterministic for a given scenario (seed included). When ``cancelled()`` turns true
+    (it is asked every ``_GENERATE_CHECK_EVERY`` tasks) generation stops and the tasks made
+    so far are returned: the caller, who asked, knows they are not the whole scenario."""
     scenario.validate()
     rng = random.Random(scenario.seed)
     cats = list(scenario.category_mix)
@@ -99,6 +113,8 @@ def generate_tasks(scenario: Scenario) -> list[SimTask]:
         seconds = sorted(rng.random() * 86400.0 for _ in range(count))
         base = start + timedelta(days=day)
         for s in seconds:
+            if cancelled is not None and len(out) % _GENERATE_CHECK_EVERY == 0 and cancelled():
+                return out
             cat = rng.choices(cats, cat_w)[0]
             lo, hi = bands[rng.choices((0, 1, 2), scenario.complexity_mix)[0]]
             complexity = round(lo + (hi - lo) * rng.random(), 3)
@@ -340,53 +356,152 @@ def simulate(
 
 # --- imported task lists ----------------------------------------------------------------------
 
+#: The fields of an imported task (a JSONL object's names, a CSV file's columns).
+TASK_FIELDS = (
+    "prompt",
+    "prompt_tokens",
+    "output_tokens",
+    "complexity",
+    "category",
+    "capabilities",
+    "priority",
+    "at",
+)
+#: How a task line looks, for the hints of the errors.
+TASK_LINE_EXAMPLE = '{"prompt": "Summarise this report", "category": "writing"}'
 
-def _task_from_record(rec: Mapping[str, object], where: str, at: datetime) -> SimTask:
-    def num(key: str, kind: type) -> object:
+
+class TaskFileError(ScenarioError, FileFormatError):
+    """A task file, or one of its lines, that cannot be used: it names the line."""
+
+
+def _misspelt(names: Iterable[str]) -> tuple[str, str] | None:
+    """The first unknown name that looks like a misspelt task field, and that field."""
+    for name in names:
+        if name in TASK_FIELDS:
+            continue
+        close = difflib.get_close_matches(str(name).lower(), TASK_FIELDS, n=1, cutoff=0.75)
+        if close:
+            return str(name), close[0]
+    return None
+
+
+def _whole(v: object) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str):
+        try:
+            return int(v.strip().replace("_", ""))
+        except ValueError:
+            return None
+    return None
+
+
+def _number(v: object) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _task_from_record(rec: Mapping[str, object], where: Where, at: datetime) -> SimTask:
+    def bad(problem: str, hint: str = "") -> TaskFileError:
+        return TaskFileError(where, problem, hint)
+
+    typo = _misspelt(rec)
+    if typo is not None:
+        raise bad(f"unknown field {typo[0]!r}", f"did you mean {typo[1]!r}?")
+
+    def whole(key: str) -> int | None:
         v = rec.get(key)
         if v in (None, ""):
             return None
-        try:
-            return kind(v)  # type: ignore[call-arg]
-        except (TypeError, ValueError):
-            raise ScenarioError(f"{where}: {key} must be a number, got {v!r}") from None
+        n = _whole(v)
+        if n is None:
+            raise bad(
+                f"{key} must be a whole number of tokens, got {v!r}", f'write it as "{key}": 800'
+            )
+        if n < 0:
+            raise bad(f"{key} must not be negative, got {v!r}")
+        return n
 
     prompt = rec.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
-        raise ScenarioError(f"{where}: prompt must be text")
-    pt = num("prompt_tokens", int)
+        raise bad(f"prompt must be text, got {json_kind(prompt)}", "put it in double quotes")
+    pt = whole("prompt_tokens")
     if prompt in (None, "") and pt is None:
-        raise ScenarioError(f"{where}: needs a prompt or prompt_tokens")
-    ot = num("output_tokens", int)
-    cx = num("complexity", float)
+        raise bad(
+            "needs a prompt or prompt_tokens",
+            'give the task\'s text as "prompt": "..." or its size as "prompt_tokens": 800',
+        )
+    ot = whole("output_tokens")
+    cx: float | None = None
+    if rec.get("complexity") not in (None, ""):
+        cx = _number(rec["complexity"])
+        if cx is None:
+            raise bad(
+                f"complexity must be a number from 0 to 1, got {rec['complexity']!r}",
+                "0 is trivial, 1 the hardest; leave it out to estimate it from the prompt",
+            )
+        if not 0.0 <= cx <= 1.0:
+            raise bad(
+                f"complexity must be between 0 and 1, got {rec['complexity']!r}",
+                "0 is trivial, 1 the hardest",
+            )
     cat = rec.get("category") or "chat"
     if not isinstance(cat, str):
-        raise ScenarioError(f"{where}: category must be text")
+        raise bad(f"category must be text, got {json_kind(cat)}", f"use one of {_CATEGORY_LIST}")
+    if cat not in CATEGORIES:
+        raise bad(f"unknown category {cat!r}", f"use one of {_CATEGORY_LIST}")
     caps_raw = rec.get("capabilities") or ()
     if isinstance(caps_raw, str):
         caps_raw = [c.strip() for c in caps_raw.split(";") if c.strip()]
     elif not isinstance(caps_raw, list | tuple) or not all(isinstance(c, str) for c in caps_raw):
-        raise ScenarioError(f"{where}: capabilities must be a list of names")
+        raise bad(
+            "capabilities must be a list of names",
+            f'such as "capabilities": ["tools", "json"] (from {", ".join(CAPABILITIES)})',
+        )
+    unknown = sorted(set(caps_raw) - set(CAPABILITIES))
+    if unknown:
+        raise bad(f"unknown capability {unknown[0]!r}", f"use {', '.join(CAPABILITIES)}")
     pr = rec.get("priority") or Priority.BALANCED.value
+    if pr not in {p.value for p in Priority}:
+        raise bad(f"priority must be one of {', '.join(p.value for p in Priority)}, got {pr!r}")
     when = at
     if rec.get("at"):
         try:
             when = as_utc(datetime.fromisoformat(str(rec["at"])))
         except ValueError:
-            raise ScenarioError(f"{where}: at must be an ISO date-time") from None
+            raise bad(
+                f"at must be an ISO date-time, got {rec['at']!r}",
+                "such as 2026-02-01T10:00:00+01:00",
+            ) from None
     try:
         task = Task(
             prompt=prompt or None,  # type: ignore[arg-type]
-            prompt_tokens=pt,  # type: ignore[arg-type]
-            output_tokens=ot if ot is not None else 512,  # type: ignore[arg-type]
-            complexity=cx,  # type: ignore[arg-type]
+            prompt_tokens=pt,
+            output_tokens=ot if ot is not None else 512,
+            complexity=cx,
             category=cat,
-            capabilities=frozenset(caps_raw),  # type: ignore[arg-type]
+            capabilities=frozenset(caps_raw),
             priority=Priority(pr),
         )
     except ValueError as e:
-        raise ScenarioError(f"{where}: {e}") from None
+        raise bad(str(e)) from None
     return SimTask(when, task)
+
+
+_CATEGORY_LIST = ", ".join(CATEGORIES)
 
 
 def _spread(n: int, start: datetime, tasks_per_day: int) -> Iterable[datetime]:
@@ -395,49 +510,78 @@ def _spread(n: int, start: datetime, tasks_per_day: int) -> Iterable[datetime]:
         yield start + timedelta(seconds=k * step)
 
 
-def tasks_from_jsonl(text: str, start: datetime, tasks_per_day: int = 200) -> list[SimTask]:
+def tasks_from_jsonl(
+    text: str, start: datetime, tasks_per_day: int = 200, *, source: str = ""
+) -> list[SimTask]:
     """One JSON object a line: ``prompt`` or ``prompt_tokens``, optional ``output_tokens``,
-    ``complexity``, ``category``, ``capabilities`` (list), ``priority``, ``at`` (ISO)."""
+    ``complexity``, ``category``, ``capabilities`` (list), ``priority``, ``at`` (ISO).
+
+    Blank lines and ``#`` comments are skipped. A line that cannot be used raises
+    :class:`TaskFileError` naming it (``source`` is the file's name)."""
     records = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ScenarioError(f"line {lineno}: not valid JSON ({e.msg})") from None
-        if not isinstance(rec, dict):
-            raise ScenarioError(f"line {lineno}: expected a JSON object")
-        records.append((f"line {lineno}", rec))
+    for lineno, line in jsonl_lines(text):
+        where = Where(source, lineno)
+        records.append((where, parse_object(line, where, TASK_LINE_EXAMPLE, TaskFileError)))
+    if not records:
+        raise TaskFileError(
+            Where(source),
+            "no tasks",
+            f"write one JSON object per line, such as {TASK_LINE_EXAMPLE}",
+        )
     times = _spread(len(records), as_utc(start), tasks_per_day)
     return [
         _task_from_record(rec, where, t) for (where, rec), t in zip(records, times, strict=True)
     ]
 
 
-def tasks_from_csv(text: str, start: datetime, tasks_per_day: int = 200) -> list[SimTask]:
+def tasks_from_csv(
+    text: str, start: datetime, tasks_per_day: int = 200, *, source: str = ""
+) -> list[SimTask]:
     """A header row naming any of the JSONL fields; ``capabilities`` separated by ``;``."""
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise ScenarioError("the CSV file has no header row")
-    if not ({"prompt", "prompt_tokens"} & set(reader.fieldnames)):
-        raise ScenarioError("the CSV file needs a prompt or prompt_tokens column")
-    rows = list(reader)
-    times = _spread(len(rows), as_utc(start), tasks_per_day)
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        fields = reader.fieldnames
+        rows = list(reader)
+    except csv.Error as e:
+        raise TaskFileError(Where(source), f"not a readable CSV file ({e})") from None
+    header = Where(source, 1, "row")
+    if not fields:
+        raise TaskFileError(
+            Where(source), "the CSV file has no header row", "start with prompt,category,..."
+        )
+    names = [f.strip() for f in fields if f]
+    typo = _misspelt(names)
+    if typo is not None:
+        raise TaskFileError(header, f"unknown column {typo[0]!r}", f"did you mean {typo[1]!r}?")
+    if not ({"prompt", "prompt_tokens"} & set(names)):
+        raise TaskFileError(
+            header,
+            "the CSV file needs a prompt or prompt_tokens column",
+            f"name the columns in the first row, from {', '.join(TASK_FIELDS)}",
+        )
+    records = [
+        ({key.strip(): v for key, v in r.items() if key is not None}, k + 2)
+        for k, r in enumerate(rows)
+    ]
+    if not records:
+        raise TaskFileError(Where(source), "no tasks", "add one task a row below the header")
+    times = _spread(len(records), as_utc(start), tasks_per_day)
     return [
-        _task_from_record(r, f"row {k + 2}", t)
-        for k, (r, t) in enumerate(zip(rows, times, strict=True))
+        _task_from_record(r, Where(source, n, "row"), t)
+        for (r, n), t in zip(records, times, strict=True)
     ]
 
 
 __all__ = [
     "CATEGORIES",
     "DEFAULT_CATEGORY_MIX",
+    "TASK_FIELDS",
     "Scenario",
     "ScenarioError",
     "SimRow",
     "SimTask",
     "SimulationResult",
+    "TaskFileError",
     "generate_tasks",
     "simulate",
     "tasks_from_csv",

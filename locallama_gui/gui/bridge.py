@@ -73,6 +73,7 @@ class TaskRunner(QObject):
         self._jobs: set[Job] = set()
         self._background: set[Job] = set()  # long-lived watchers: not "busy"
         self._closed = False
+        self._refusing = False  # quitting: no new job starts
 
     @property
     def executor(self) -> ThreadPoolExecutor:
@@ -133,7 +134,7 @@ class TaskRunner(QObject):
     ) -> Job:
         import asyncio
 
-        if self._closed:
+        if self._closed or self._refusing:
             # the app is closing: nothing new starts, and nothing is reported
             if asyncio.iscoroutine(coro):
                 coro.close()
@@ -175,6 +176,28 @@ class TaskRunner(QObject):
     def cancel_all(self) -> None:
         for job in list(self._jobs):
             job.cancel()
+
+    def refuse_new_jobs(self) -> None:
+        """Quitting: from now on a job asked for is not started (nor reported)."""
+        self._refusing = True
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the jobs (cancelled ones included) to finish
+        unwinding, so that none is left pending when the loop closes. A blocking call that
+        was cancelled is not waited for: its thread ends when the call returns. True when
+        every job is done."""
+        import asyncio
+
+        pending = [j.task for j in self._jobs if not j.task.done()]
+        if pending:
+            _done, left = await asyncio.wait(pending, timeout=timeout)
+            if left:
+                log.info("%d job(s) still unwinding at quit: %s", len(left), self._names(left))
+                return False
+        return True
+
+    def _names(self, tasks: set[Any]) -> str:
+        return ", ".join(sorted(j.name for j in self._jobs if j.task in tasks))
 
     def shutdown(self) -> None:
         """Idempotent: cancel what runs, and stop the pool without waiting on stuck calls."""

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: How long after a new catalogue the panes have built their tables and indexes.
 SETTLE_DELAY_MS = 1500
+#: How long quitting waits for cancelled jobs to unwind before closing the store under them.
+QUIT_UNWIND_S = 3.0
 
 
 class AppController(QObject):
@@ -277,6 +279,17 @@ class AppController(QObject):
         self.runner.run_blocking(
             "save settings", services.update_settings, settings, on_done=done, on_error=on_error
         )
+
+    async def quit(self, unwind_s: float = QUIT_UNWIND_S) -> None:
+        """The app is quitting (the window closed, Quit in the tray): no new job starts, the
+        running ones (a batch, a benchmark, a streamed answer) are cancelled and given up to
+        ``unwind_s`` seconds to unwind (a benchmark stores what was answered before it
+        stops), then the gateway and the connections close. ``shutdown`` (the store) comes
+        after, once the loop has run this."""
+        self.runner.refuse_new_jobs()
+        self.runner.cancel_all()
+        await self.runner.drain(unwind_s)
+        await self.aclose()
 
     async def aclose(self) -> None:
         """Stop the gateway and close the network connections (before the loop stops)."""

@@ -105,7 +105,8 @@ def test_a_bad_task_file_names_the_line(capsys, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x", "category": "math", "kind": "exact", "prompt": "1+1?"}\nnot json\n')
     code, _, err = run_cli(capsys, "benchmark", "--list-tasks", "--tasks", str(bad))
-    assert code == 1
+    assert code == 2
+    assert err.count("\n") == 1
     assert "line 1: 'answer' is required" in err
     assert "line 2: not valid JSON" in err
     assert "Traceback" not in err

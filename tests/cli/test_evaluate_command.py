@@ -126,23 +126,29 @@ def test_weak_and_strong_can_be_named(capsys, tmp_path: Path):
 
 
 @pytest.mark.parametrize(
-    ("content", "name", "message"),
+    ("content", "name", "message", "status"),
     [
-        ('{"prompt": "x", "models": {"a": 1, "b": 0}}\n{oops\n', "bad.jsonl", "line 2"),
-        ("question,a,b\nx,1,0\n", "bad.csv", "prompt"),
-        ('{"question_id": 1, "model": "a", "turn": 1, "score": 9}\n', "j.jsonl", "questions"),
+        ('{"prompt": "x", "models": {"a": 1, "b": 0}}\n{oops\n', "bad.jsonl", "line 2", 2),
+        ('{"prompt": "x", "models": {"a": 1, "b": 0}}\n[1]\n', "bad.jsonl", "line 2", 2),
+        ("question,a,b\nx,1,0\n", "bad.csv", "prompt", 2),
+        ('{"question_id": 1, "model": "a", "turn": 1, "score": 9}\n', "j.jsonl", "questions", 1),
         (
             '{"prompt": "x", "models": {"a": 1}}\n{"prompt": "y", "models": {"a": 0}}\n',
             "one.jsonl",
             "two models",
+            1,
         ),
     ],
 )
-def test_bad_files_give_one_line_and_exit_1(capsys, tmp_path: Path, content, name, message):
+def test_bad_files_give_one_line_and_exit_1_or_2(
+    capsys, tmp_path: Path, content, name, message, status
+):
+    """A file not in its format is a mistake in what was given (2); a file that reads but
+    cannot be evaluated is an error (1)."""
     path = tmp_path / name
     path.write_text(content)
     code, out, err = run(capsys, "evaluate", "--outcomes", str(path), "-q")
-    assert code == 1
+    assert code == status
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("locallama: error:")
     assert message in err

@@ -478,9 +478,10 @@ def test_task_file_collects_every_error_and_duplicate_ids():
         parse_task_lines(text, source="f")
     errors = err.value.errors
     assert errors[0].startswith("f line 2: not valid JSON")
-    assert errors[1] == "f line 3: id 'a' is already used on line 1"
-    assert errors[2] == "f line 4: expected a JSON object"
+    assert errors[1] == "f line 3: id 'a' is already used on line 1; give each task its own id"
+    assert errors[2].startswith("f line 4: expected a JSON object, got a list; write one JSON")
     assert "f line 2" in str(err.value)
+    assert (err.value.source, err.value.line) == ("f", 2)
 
 
 def test_an_empty_task_file_is_an_error():

@@ -175,3 +175,24 @@ def test_a_hidden_banner_is_in_the_new_colours_when_it_shows(qtbot, restore_them
     qtbot.waitUntil(
         lambda: _background(banner) == QColor(theme.tone_colours("success", dark=True)[1])
     )
+
+
+def test_the_decision_card_recolours_when_the_theme_changes(qtbot, restore_theme):
+    from locallama_gui.gui.panes.playground_single import DecisionCard
+
+    theme.apply_theme("light")
+    host = QWidget()
+    qtbot.addWidget(host)
+    card = DecisionCard()
+    QVBoxLayout(host).addWidget(card)
+    host.resize(600, 200)
+    host.show()
+    qtbot.waitExposed(host)
+
+    def background() -> QColor:
+        img = card.grab().toImage()
+        return img.pixelColor(img.width() // 2, img.height() - 4)
+
+    assert background() == QColor(theme.tone_colours("info", dark=False)[1])
+    theme.apply_theme("dark")  # switched while the app runs: the card follows
+    qtbot.waitUntil(lambda: background() == QColor(theme.tone_colours("info", dark=True)[1]))

@@ -16,6 +16,7 @@ from locallama_gui.gui.panes.playground_batch import BatchView
 from locallama_gui.gui.panes.playground_benchmark import BenchmarkView
 from locallama_gui.gui.panes.playground_replay import ReplayView
 from locallama_gui.gui.panes.playground_single import SingleTaskView
+from locallama_gui.gui.widgets.prompt_edit import load_tokenizer_soon
 from locallama_gui.gui.widgets.states import ErrorState, LoadingState
 
 
@@ -76,6 +77,7 @@ class PlaygroundPane(QWidget):
         self.batch.set_catalogue(services)
         self.benchmark.set_catalogue(services)
         self.single.refresh_sources()
+        load_tokenizer_soon(self.controller.runner)  # before the first prompt is counted
 
     def _on_services_failed(self, text: str) -> None:
         self._error.set_text("The catalogue could not be opened", text)

@@ -70,6 +70,7 @@ from locallama_gui.core.benchmarks import (
 )
 from locallama_gui.core.cost import format_usd
 from locallama_gui.core.models import FreeLimits, ModelInfo, Source, Tier
+from locallama_gui.core.taskfiles import FileFormatError, decode_text
 from locallama_gui.gui import theme
 from locallama_gui.gui.bridge import Job
 from locallama_gui.gui.models.catalogue_model import format_latency
@@ -165,8 +166,7 @@ def read_task_file(path: str) -> tuple[BenchTask, ...]:
     p = Path(path)
     if p.stat().st_size > MAX_TASK_FILE_BYTES:
         raise ValueError(f"{p.name} is larger than {MAX_TASK_FILE_BYTES // 2**20} MiB")
-    text = p.read_bytes().decode("utf-8-sig")
-    return parse_task_lines(text, source=p.name)
+    return parse_task_lines(decode_text(p.read_bytes(), p.name), source=p.name)
 
 
 def cost_per_task(s: ModelSummary) -> Decimal | None:
@@ -871,10 +871,16 @@ class BenchmarkView(QWidget):
         self.status.setText(f"{name}: {len(tasks)} tasks added.")
 
     def _import_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, TaskFormatError):
-            shown = "; ".join(exc.errors[:4])
-            more = f" (and {len(exc.errors) - 4} more)" if len(exc.errors) > 4 else ""
-            text = f"The task file has problems: {shown}{more}"
+        if isinstance(exc, TaskFormatError) and len(exc.errors) == 1:
+            text = f"The task file has a problem: {exc.errors[0]}"
+        elif isinstance(exc, TaskFormatError):  # one line each: where, what, what to do
+            shown = "\n".join(f"• {e}" for e in exc.errors[:4])
+            more = f"\n(and {len(exc.errors) - 4} more)" if len(exc.errors) > 4 else ""
+            text = f"The task file has problems:\n{shown}{more}"
+        elif isinstance(exc, FileFormatError):
+            text = f"The task file has a problem: {exc}"
+        elif isinstance(exc, OSError):
+            text = f"Could not read the task file: {exc.strerror or exc}"
         else:
             text = f"Could not read the task file: {exc}"
         self.status.setText("")

@@ -51,7 +51,12 @@ from locallama_gui.gui.panes.playground_benchmark import JobList
 from locallama_gui.gui.widgets.charts import LineChart, Series
 from locallama_gui.gui.widgets.layout import inputs_and_results
 from locallama_gui.gui.widgets.states import Banner
-from locallama_gui.services.evaluate import evaluate_files, load_outcomes, report_view
+from locallama_gui.services.evaluate import (
+    OutcomeFileFormatError,
+    evaluate_files,
+    load_outcomes,
+    report_view,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +67,14 @@ AUTO = ""
 
 
 # --------------------------------------------------------------------------- workers
+
+
+def _problem_text(exc: BaseException, doing: str = "") -> str:
+    """What the banner says of a failure (``doing``: what did not happen, as a sentence
+    start); an outcomes file not in its format names its line."""
+    if isinstance(exc, OutcomeFileFormatError):
+        return f"The outcomes file has a problem: {exc}"
+    return f"{doing}: {exc}" if doing else str(exc)
 
 
 def read_models(paths: Sequence[str], categories: Sequence[str] = ()) -> tuple[list[str], int]:
@@ -346,6 +359,7 @@ class ReplayView(QWidget):
         table.verticalHeader().setVisible(False)
         table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
         table.horizontalHeader().setStretchLastSection(True)
+        table.resizeColumnsToContents()  # the headers read whole before the first replay
         return table
 
     # --- files ----------------------------------------------------------------------------
@@ -406,7 +420,7 @@ class ReplayView(QWidget):
     def _models_failed(self, exc: BaseException) -> None:
         self._models_job = None
         self.files_label.setText("")
-        self.banner.show_message(str(exc), "error")
+        self.banner.show_message(_problem_text(exc), "error")
         self._update_buttons()
 
     def _set_models(self, models: Sequence[str]) -> None:
@@ -492,7 +506,7 @@ class ReplayView(QWidget):
         self._job = None
         self._update_buttons()
         self.status.setText("The replay did not run.")
-        self.banner.show_message(f"The replay did not run: {exc}", "error")
+        self.banner.show_message(_problem_text(exc, "The replay did not run"), "error")
 
     # --- results --------------------------------------------------------------------------
 
