@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from locallama_gui.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
+    BadInputFile,
     CliError,
     emit_json,
     fraction,
@@ -23,7 +25,7 @@ from locallama_gui.cli.common import (
     when,
 )
 from locallama_gui.core.cost import format_per_million, format_usd, project
-from locallama_gui.core.models import Tier, Usage
+from locallama_gui.core.models import Tier, Usage, decimal_str
 from locallama_gui.core.routing import (
     CAPABILITIES,
     CATEGORIES,
@@ -34,6 +36,7 @@ from locallama_gui.core.routing import (
 from locallama_gui.core.simulation import (
     Scenario,
     ScenarioError,
+    TaskFileError,
     generate_tasks,
     tasks_from_csv,
     tasks_from_jsonl,
@@ -104,9 +107,10 @@ def cmd_cost(args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
     token_method = "given"
     prompt_tokens = args.prompt_tokens
+    tokens_exact = True
     if args.text:
         est = estimate_tokens(read_text_file(args.text, "text file"), model.tokenizer)
-        prompt_tokens, token_method = est.tokens, est.method
+        prompt_tokens, token_method, tokens_exact = est.tokens, est.method, est.exact
     if prompt_tokens is None:
         raise CliError("give --prompt-tokens N or --text FILE")
     usage = Usage(
@@ -114,6 +118,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
         completion_tokens=args.completion_tokens,
         reasoning_tokens=min(args.reasoning_tokens, args.completion_tokens),
         cache_read_tokens=min(args.cached_tokens, prompt_tokens),
+        images=args.images,
     )
     if args.json:
         try:
@@ -140,13 +145,15 @@ def cmd_cost(args: argparse.Namespace) -> int:
     print(
         f"  {usage.prompt_tokens:,} prompt tokens ({token_method}), "
         f"{usage.completion_tokens:,} completion tokens"
+        + (f", {usage.images} image{'s' if usage.images != 1 else ''}" if usage.images else "")
     )
     if est.total_usd is None:
         print(f"  cost: unknown ({est.unknown_reason})")
     else:
+        approx = "" if tokens_exact or not est.total_usd else "≈ "  # from an estimated count
         for key, amount in est.breakdown.items():
-            print(f"  {key:<12} {format_usd(amount, 8)}")
-        total = format_usd(est.total_usd, 8)
+            print(f"  {key:<12} {approx if amount else ''}{format_usd(amount, 8)}")
+        total = approx + format_usd(est.total_usd, 8)
         print(f"  {'total':<12} {total}" + ("  (free model)" if est.is_free else ""))
     if est.free_limits is not None:
         lim = est.free_limits
@@ -189,6 +196,7 @@ def _task_from_args(args: argparse.Namespace, services: Services) -> Task:
             category=args.category,
             capabilities=frozenset(args.capability or ()),
             priority=Priority(args.priority) if args.priority else services.default_priority(),
+            images=getattr(args, "images", 0),
         )
     except ValueError as e:
         raise CliError(str(e)) from None
@@ -238,7 +246,10 @@ def cmd_route(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     cost = decision.estimated_cost_usd
     flag = "  [BELOW THRESHOLD]" if decision.below_threshold else ""
-    print(f"→ {chosen.id}  ({chosen.tier.value}, {format_usd(cost, 6)}){flag}")
+    approx = "" if decision.resolved.tokens_exact else "≈ "  # the prompt's count is estimated
+    print(
+        f"→ {chosen.id}  ({chosen.tier.value}, {approx if cost else ''}{format_usd(cost, 6)}){flag}"
+    )
     print()
     print("Why:")
     for line in decision.why:
@@ -246,16 +257,20 @@ def cmd_route(args: argparse.Namespace) -> int:
     print()
     print("Chain:")
     for k, c in enumerate(decision.chain, 1):
+        spread = f" ±{c.uncertainty:.2f}" if c.uncertainty >= 0.005 else "      "
         print(
-            f"  {k}. {c.id:<48} {c.tier.value:<8} quality {c.quality:.2f}  "
-            f"{format_usd(c.cost_usd, 6)}"
+            f"  {k}. {c.id:<48} {c.tier.value:<8} quality {c.quality:.2f}{spread} "
+            f"({c.evidence})  {approx if c.cost_usd else ''}{format_usd(c.cost_usd, 6)}"
         )
     if args.verbose:
         print()
         print("Candidates (score = sum of factors):")
         for c in decision.candidates[: args.verbose_limit]:
             factors = ", ".join(f"{k} {v:+.3f}" for k, v in c.factors.items())
-            print(f"  {c.id:<48} {c.score:.3f}  ({factors})")
+            print(
+                f"  {c.id:<48} {c.score:.3f}  ({factors}); quality {c.quality:.2f}, at "
+                f"least {c.quality_low:.2f} ({c.evidence})"
+            )
         print()
         print("Rejected:")
         for r in decision.rejected[: args.verbose_limit]:
@@ -267,16 +282,16 @@ def cmd_route(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    services = open_services(args)
-    print_notices(services, args)
+    # The tasks first: a file that is not in its format says so alone, on one line.
     start = args.start or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     try:
         if args.tasks_file:
             text = read_text_file(args.tasks_file, "tasks file")
+            source = args.tasks_file
             if args.tasks_file.lower().endswith(".csv"):
-                tasks = tasks_from_csv(text, start, args.tasks_per_day)
+                tasks = tasks_from_csv(text, start, args.tasks_per_day, source=source)
             else:
-                tasks = tasks_from_jsonl(text, start, args.tasks_per_day)
+                tasks = tasks_from_jsonl(text, start, args.tasks_per_day, source=source)
         else:
             tasks = generate_tasks(
                 Scenario(
@@ -287,18 +302,36 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                     priority=Priority(args.priority) if args.priority else Priority.BALANCED,
                 )
             )
+    except TaskFileError as e:
+        raise BadInputFile(str(e)) from None
     except ScenarioError as e:
         raise CliError(str(e)) from None
+    services = open_services(args)
+    print_notices(services, args)
     policy = _policy_from_args(args, services)
     try:
         result = services.simulate(tasks, policy, baseline_id=args.baseline)
+        # the same tasks with free requests spent first come, first served
+        fcfs = (
+            services.simulate(tasks, replace(policy, quota_aware=False), baseline_id=None)
+            if policy.quota_aware and not args.no_compare
+            else None
+        )
     except (UnknownModel, ScenarioError) as e:
         raise CliError(str(e).strip("'\"")) from None
+    fcfs_view = None
+    if fcfs is not None:
+        saving = fcfs.total_cost_usd - result.total_cost_usd
+        fcfs_view = {
+            "total_cost_usd": decimal_str(fcfs.total_cost_usd),
+            "saving_usd": decimal_str(saving),
+        }
     if args.json:
         out = result.to_dict(include_rows=args.rows)
         out["seed"] = args.seed
         out["tasks_per_day"] = args.tasks_per_day
         out["catalogue"] = services.catalogue.label
+        out["first_come_first_served"] = fcfs_view
         emit_json(out)
         return EXIT_OK
     print(f"Simulated {result.tasks:,} tasks at {args.tasks_per_day:,}/day (seed {args.seed}).")
@@ -309,6 +342,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(
             f"  always {result.baseline_id}: {format_usd(result.baseline_cost_usd, 4)}  "
             f"(savings {format_usd(result.savings_usd, 4)})"
+        )
+    if fcfs is not None:
+        saving = fcfs.total_cost_usd - result.total_cost_usd
+        print(
+            f"  free requests first come, first served: {format_usd(fcfs.total_cost_usd, 4)} "
+            f"(quota-aware saves {format_usd(saving, 4)})"
         )
     share = result.tier_share()
     print("  share per tier:   " + ", ".join(f"{t} {v:.1%}" for t, v in sorted(share.items())))
@@ -409,6 +448,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--text", metavar="FILE", help="count the prompt tokens of a text file")
     p.add_argument("--completion-tokens", type=nonneg_int, default=0, metavar="M")
     p.add_argument("--reasoning-tokens", type=nonneg_int, default=0, metavar="R")
+    p.add_argument(
+        "--images", type=nonneg_int, default=0, metavar="N", help="images, billed per image"
+    )
     p.add_argument("--cached-tokens", type=nonneg_int, default=0, metavar="C")
     p.add_argument("--requests-per-day", type=nonneg_int, metavar="N")
     p.add_argument("--at", type=when, metavar="ISO", help="time for time-of-day prices")
@@ -423,6 +465,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--complexity", type=fraction, metavar="C", help="0..1 (estimated if absent)")
     p.add_argument("--category", default="chat", choices=CATEGORIES)
     p.add_argument("--capability", action="append", choices=CAPABILITIES)
+    p.add_argument(
+        "--images", type=nonneg_int, default=0, metavar="N", help="images sent with the prompt"
+    )
     p.add_argument("--pin", metavar="ID", help="route with this model pinned")
     p.add_argument("--allow", action="append", metavar="PATTERN", help="only these ids (glob)")
     p.add_argument("--deny", action="append", metavar="PATTERN", help="never these ids (glob)")
@@ -440,6 +485,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tasks-file", metavar="FILE", help="JSONL or CSV tasks instead of a scenario")
     p.add_argument("--baseline", metavar="ID", help="paid model to compare against")
     p.add_argument("--rows", action="store_true", help="with --json: every task's route")
+    p.add_argument(
+        "--no-compare",
+        action="store_true",
+        help="skip the second run that spends free requests first come, first served",
+    )
     _add_policy_args(p)
     _add_catalogue_args(p)
     p.set_defaults(func=cmd_simulate)

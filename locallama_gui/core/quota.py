@@ -86,12 +86,19 @@ class FreeQuota:
         self._blocked_day: datetime | None = None
 
     def set_daily_cap(self, per_day: int) -> None:
-        """The cap learnt from ``GET /key`` (``is_free_tier``): 50 or 1000."""
+        """The cap learnt from ``GET /key`` (``free_model_daily_requests.limit``)."""
         self.limits = FreeLimits(
             per_minute=self.limits.per_minute,
             per_day=per_day,
             per_day_with_credits=self.limits.per_day_with_credits,
         )
+
+    def sync_used_day(self, used: int, now: datetime) -> None:
+        """What OpenRouter counted today (every client of the account): the day's count is
+        at least that, and local counting goes on from there."""
+        now = as_utc(now)
+        self._roll(now)
+        self._day_count = max(self._day_count, used)
 
     def _roll(self, now: datetime) -> None:
         today = now.date()

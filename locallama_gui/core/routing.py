@@ -21,7 +21,7 @@ import operator
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -41,14 +41,19 @@ from locallama_gui.core.models import (
 from locallama_gui.core.profiles import ModelProfile, Observed
 from locallama_gui.core.quality import (
     CLASSIFIER_PRIOR,
+    EVIDENCE_CLASSIFIER,
+    EVIDENCE_ESTIMATE,
+    EVIDENCE_OBSERVED,
     Prior,
+    PriorFit,
     base_id,
+    lower_bound,
     quality_prior,
     required_quality,
     speed_prior,
 )
 from locallama_gui.core.quota import QuotaStatus, as_utc
-from locallama_gui.core.tokens import estimate_complexity, estimate_tokens
+from locallama_gui.core.tokens import PromptCounter, estimate_complexity, tokenizer_for
 
 #: Context assumed for a model whose window nobody reported (Ollama's own default).
 ASSUMED_CONTEXT = 4096
@@ -156,6 +161,7 @@ class Task:
     category: str = "chat"
     capabilities: frozenset[str] = frozenset()
     priority: Priority = Priority.BALANCED
+    images: int = 0  # images sent with the prompt: billed per image, and need vision
 
     def __post_init__(self) -> None:
         if not isinstance(self.priority, Priority):
@@ -166,6 +172,8 @@ class Task:
             raise ValueError("prompt_tokens must not be negative")
         if self.output_tokens < 0:
             raise ValueError("output_tokens must not be negative")
+        if self.images < 0:
+            raise ValueError("images must not be negative")
         if self.complexity is not None and not 0.0 <= self.complexity <= 1.0:
             raise ValueError("complexity must be between 0 and 1")
         unknown = set(self.capabilities) - set(CAPABILITIES)
@@ -186,6 +194,11 @@ class Policy:
     deny: tuple[str, ...] = ()
     fallback_depth: int = 4
     pinned: str | None = None  # route with this model pinned when it passes the filters
+    #: Free requests are scarce and local ones are not: a local model that is good enough
+    #: comes before a free one, and as the day's free quota runs down a free request is
+    #: priced (:func:`free_request_price`) so it goes to the tasks whose paid alternative is
+    #: dearest. False: first come, first served.
+    quota_aware: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.free_preference, FreePreference):
@@ -210,14 +223,20 @@ class ResolvedTask:
     token_method: str
     complexity_source: str  # "given", "estimated from the prompt", "default"
     capabilities: frozenset[str]
+    #: False when ``prompt_tokens`` is an estimate (a cost from it is approximate)
+    tokens_exact: bool = True
+    #: the prompt text, counted on demand with each model's own tokenizer (context windows)
+    counter: PromptCounter | None = field(default=None, compare=False, repr=False)
 
 
 def resolve_task(task: Task, tokenizer: str | None = None) -> ResolvedTask:
+    counter, exact = None, True
     if task.prompt_tokens is not None:
         tokens, method = task.prompt_tokens, "given"
     elif task.prompt is not None:
-        est = estimate_tokens(task.prompt, tokenizer)
-        tokens, method = est.tokens, est.method
+        counter = PromptCounter(task.prompt)
+        est = counter.estimate(tokenizer)
+        tokens, method, exact = est.tokens, est.method, est.exact
     else:
         tokens, method = 0, "no prompt"
     if task.complexity is not None:
@@ -227,9 +246,32 @@ def resolve_task(task: Task, tokenizer: str | None = None) -> ResolvedTask:
     else:
         complexity, csrc = DEFAULT_COMPLEXITY, "default"
     caps = set(task.capabilities)
-    if task.category == "vision":
+    if task.category == "vision" or task.images:
         caps.add("vision")
-    return ResolvedTask(task, tokens, task.output_tokens, complexity, method, csrc, frozenset(caps))
+    return ResolvedTask(
+        task, tokens, task.output_tokens, complexity, method, csrc, frozenset(caps), exact, counter
+    )
+
+
+def _model_tokenizer(m: ModelInfo) -> str | None:
+    return tokenizer_for(m.id, m.tokenizer, m.local.family if m.local is not None else None)
+
+
+def _context_need(resolved: ResolvedTask, m: ModelInfo) -> int:
+    """What ``m``'s context window must hold: the prompt counted with the model's own
+    tokenizer (an estimate's upper bound; an exact count as it is) plus the output."""
+    counter = resolved.counter
+    if counter is None:
+        return resolved.prompt_tokens + resolved.output_tokens
+    return counter.upper(_model_tokenizer(m)) + resolved.output_tokens
+
+
+def _fits_uncounted(resolved: ResolvedTask) -> int:
+    """A context window this large holds the task whatever the tokenizer (no counting)."""
+    counter = resolved.counter
+    if counter is None:
+        return resolved.prompt_tokens + resolved.output_tokens
+    return counter.universal_upper + resolved.output_tokens
 
 
 # --- the compiled catalogue ---------------------------------------------------------------
@@ -260,6 +302,7 @@ class _Rec:
     price_prompt: float
     price_completion: float
     price_request: float
+    price_image: float
     # (min_prompt_tokens or -1, utc_start, utc_end, prompt, completion, request) as floats
     overrides: tuple[tuple, ...]
     min_token_price: float  # lowest per-token price, overrides included: a cost lower bound
@@ -316,7 +359,7 @@ def _min_token_price(pricing: Pricing | None) -> float:
     return min(known) if known else 0.0
 
 
-def _float_cost(rec: _Rec, prompt: int, output: int, hhmm: int) -> float:
+def _float_cost(rec: _Rec, prompt: int, output: int, hhmm: int, images: int = 0) -> float:
     """Cost of one request in float, for scoring only (money is priced in Decimal)."""
     pp, pc, pq = rec.price_prompt, rec.price_completion, rec.price_request
     for min_p, start, end, op, oc, oq in rec.overrides:
@@ -330,7 +373,7 @@ def _float_cost(rec: _Rec, prompt: int, output: int, hhmm: int) -> float:
             pc = oc
         if oq is not None:
             pq = oq
-    return pp * prompt + pc * output + pq
+    return pp * prompt + pc * output + pq + (rec.price_image * images if images else 0.0)
 
 
 class CatalogueIndex:
@@ -343,14 +386,22 @@ class CatalogueIndex:
         self,
         models: Iterable[ModelInfo],
         profiles: Mapping[str, ModelProfile] | None = None,
+        prior_training: Iterable[ModelInfo] | Callable[[], Iterable[ModelInfo]] | None = None,
     ) -> None:
+        """``prior_training``: benchmarked models to fit the quality estimates on when the
+        catalogue itself has too few (an old catalogue without benchmarks), or a function
+        returning them (called only then)."""
         seen: dict[str, ModelInfo] = {}
         for m in models:
             seen.setdefault(m.id, m)
         self.models: tuple[ModelInfo, ...] = tuple(sorted(seen.values(), key=lambda m: m.id))
         self.by_id: dict[str, int] = {m.id: i for i, m in enumerate(self.models)}
         self.profiles: Mapping[str, ModelProfile] = dict(profiles or {})
+        self._prior_training = prior_training
+        self._fit: PriorFit | bool | None = False  # False: not fitted yet
         self._quality_cache: dict[str, tuple[tuple[float, ...], tuple[Prior, ...]]] = {}
+        self._low_cache: dict[str, tuple[float, ...]] = {}
+        self._evidence_cache: dict[str, tuple[str, ...]] = {}
         self._base_cache: dict[tuple[str, Priority], tuple[float, ...]] = {}
         self._static_cache: dict[tuple, tuple] = {}
         self._ranked_cache: OrderedDict[tuple, list[list[tuple]]] = OrderedDict()
@@ -388,6 +439,7 @@ class CatalogueIndex:
                     price_prompt=_f(p.get("prompt")) if p else 0.0,
                     price_completion=_f(p.get("completion")) if p else 0.0,
                     price_request=_f(p.get("request")) if p else 0.0,
+                    price_image=_f(p.get("image")) if p else 0.0,
                     overrides=_float_overrides(p.overrides) if p else (),
                     min_token_price=_min_token_price(p),
                     ttft_s=ttft,
@@ -398,6 +450,10 @@ class CatalogueIndex:
                 )
             )
         self.recs: tuple[_Rec, ...] = tuple(recs)
+        #: each model's underlying model (an index): an alias such as
+        #: ``~anthropic/claude-sonnet-latest`` maps to the model it redirects to, so a chain
+        #: never holds both
+        self.underlying: tuple[int, ...] = _underlying(self.models, self.by_id)
         self._free_router_ids = [
             m.id for m in self.models if m.tier is Tier.FREE and m.id == "openrouter/free"
         ]
@@ -421,6 +477,18 @@ class CatalogueIndex:
             self._base_cache[key] = cached
         return cached
 
+    @property
+    def prior_fit(self) -> PriorFit | None:
+        """The quality estimate for models without benchmarks: fitted on this catalogue's
+        benchmarked models, else on ``prior_training``; None when neither has enough."""
+        if self._fit is False:
+            fit = PriorFit.for_models(self.models)
+            training = self._prior_training
+            if fit is None and training is not None:
+                fit = PriorFit.for_models(training() if callable(training) else training)
+            self._fit = fit
+        return self._fit  # type: ignore[return-value]
+
     def quality(self, category: str) -> tuple[tuple[float, ...], tuple[Prior, ...]]:
         """Predicted quality of every model for ``category``: prior blended with observed."""
         cached = self._quality_cache.get(category)
@@ -429,19 +497,40 @@ class CatalogueIndex:
         with self._lock:
             return self._build_quality(category)
 
+    def quality_low(self, category: str) -> tuple[float, ...]:
+        """The lower confidence bound of each model's quality: what "good enough" is judged
+        on (the prior's uncertainty, narrowed by observed runs)."""
+        cached = self._low_cache.get(category)
+        if cached is None:
+            self.quality(category)
+            cached = self._low_cache[category]
+        return cached
+
+    def evidence(self, category: str) -> tuple[str, ...]:
+        """What each model's quality rests on: ``observed`` once runs weigh in, else the
+        prior's evidence (``benchmark``, ``base benchmark``, ``estimate``, ``nothing``)."""
+        cached = self._evidence_cache.get(category)
+        if cached is None:
+            self.quality(category)
+            cached = self._evidence_cache[category]
+        return cached
+
     def _build_quality(self, category: str) -> tuple[tuple[float, ...], tuple[Prior, ...]]:
         cached = self._quality_cache.get(category)
         if cached is not None:
             return cached
+        fit = self.prior_fit
         priors: list[Prior] = []
-        for m in self.models:
+        for k, m in enumerate(self.models):
             lender = None
             if m.benchmarks is None:
                 b = base_id(m.id)
                 j = self.by_id.get(b)
                 if j is not None and b != m.id:
                     lender = self.models[j]
-            priors.append(quality_prior(m, category, lender))
+                elif self.underlying[k] != k:  # an alias: its target's benchmarks
+                    lender = self.models[self.underlying[k]]
+            priors.append(quality_prior(m, category, lender, fit))
         # openrouter/free routes to a random free model: rate it as the median free model.
         free_q = sorted(
             priors[i].quality
@@ -453,21 +542,39 @@ class CatalogueIndex:
         )
         if free_q:
             median = free_q[len(free_q) // 2]
+            spread = (free_q[-1] - free_q[0]) / 2  # it may pick any of them
             for fid in self._free_router_ids:
-                priors[self.by_id[fid]] = Prior(median, "median of the free models it picks from")
-        qs = []
+                priors[self.by_id[fid]] = Prior(
+                    median, "median of the free models it picks from", EVIDENCE_ESTIMATE, spread
+                )
+        qs: list[float] = []
+        lows: list[float] = []
+        evidence: list[str] = []
         for i, m in enumerate(self.models):
-            q = priors[i].quality
-            prof = self.profiles.get(m.id)
+            prior = priors[i]
+            q, sd, ev = prior.quality, prior.sd, prior.evidence
+            prof = self.profiles.get(m.id) if ev != EVIDENCE_CLASSIFIER else None
+            weight = 0.0
             if prof is not None:
                 obs: Observed | None = prof.for_category(category)
                 if obs is not None and obs.quality is not None:
-                    q = _shrink(q, obs.quality, obs.quality_weight)
+                    weight = obs.quality_weight
+                    q = _shrink(q, obs.quality, weight)
                 elif prof.overall is not None and prof.overall.quality is not None:
                     # other categories say something, but less: half weight
-                    q = _shrink(q, prof.overall.quality, prof.overall.quality_weight / 2)
+                    weight = prof.overall.quality_weight / 2
+                    q = _shrink(q, prof.overall.quality, weight)
+            if weight > 0:
+                # the prior counts as PRIOR_STRENGTH samples: observed ones narrow it
+                sd *= math.sqrt(PRIOR_STRENGTH / (PRIOR_STRENGTH + weight))
+                if weight >= 1.0:
+                    ev = EVIDENCE_OBSERVED
             qs.append(q)
+            lows.append(lower_bound(q, sd))
+            evidence.append(ev)
         result = (tuple(qs), tuple(priors))
+        self._low_cache[category] = tuple(lows)
+        self._evidence_cache[category] = tuple(evidence)
         self._quality_cache[category] = result
         return result
 
@@ -522,7 +629,14 @@ class Candidate:
     factors: Mapping[str, float]  # contribution of each factor to the score
     cost_usd: Decimal | None  # None: unknown (variable price)
     latency_s: float
-    group: int  # 0 first; the order routing considered the models in
+    group: float  # 0 first (local), 0.5 (free when preferred), 1, 2 below the bar
+    quality_low: float = 0.0  # the lower confidence bound "good enough" was judged on
+    evidence: str = ""  # what the quality rests on (observed, benchmark, estimate, ...)
+
+    @property
+    def uncertainty(self) -> float:
+        """How far below the predicted quality its lower bound lies."""
+        return max(0.0, self.quality - self.quality_low)
 
     @property
     def id(self) -> str:
@@ -531,6 +645,34 @@ class Candidate:
     @property
     def tier(self) -> Tier:
         return self.model.tier
+
+
+def _alias_target(alias: ModelInfo, models: Sequence[ModelInfo]) -> ModelInfo | None:
+    """The model a ``~vendor/family-latest`` alias redirects to: the newest model of that
+    vendor whose id starts with the family and whose prices are the alias's."""
+    body = alias.id[1:]
+    if not body.endswith("-latest") or "/" not in body:
+        return None
+    family = body[: -len("-latest")] + "-"
+    prices = alias.pricing.prices if alias.pricing else None
+    found = [
+        m
+        for m in models
+        if m.id.startswith(family)
+        and ":" not in m.id
+        and (m.pricing.prices if m.pricing else None) == prices
+    ]
+    return max(found, key=lambda m: (m.created or 0, m.id)) if found else None
+
+
+def _underlying(models: Sequence[ModelInfo], by_id: Mapping[str, int]) -> tuple[int, ...]:
+    out = list(range(len(models)))
+    for i, m in enumerate(models):
+        if m.id.startswith("~"):
+            target = _alias_target(m, models)
+            if target is not None:
+                out[i] = by_id[target.id]
+    return tuple(out)
 
 
 def _reliability_factor(reliability: float) -> float:
@@ -570,10 +712,13 @@ class RouteDecision:
         self._rejections = rejections
         self._pinned_row: tuple | None = None
         self._chain: list[int] = []
+        self.scarcity_note: str | None = None  # free requests kept for dearer tasks
         self.below_threshold = False
         self.pin_note: str | None = None
         self._usage = Usage(
-            prompt_tokens=resolved.prompt_tokens, completion_tokens=resolved.output_tokens
+            prompt_tokens=resolved.prompt_tokens,
+            completion_tokens=resolved.output_tokens,
+            images=resolved.task.images,
         )
 
     @cached_property
@@ -624,10 +769,24 @@ class RouteDecision:
                 self.below_threshold = row[6] == 2
                 self.pin_note = f"Pinned to {policy.pinned} by request."
         depth = policy.fallback_depth
-        chain = [row[1] for row in lead[: 1 + depth]]
+        same = index.underlying
+        chain: list[int] = []
+        held: set[int] = set()  # underlying models in the chain: an alias and its target once
+
+        def take(rows: Iterable[tuple]) -> None:
+            for r in rows:
+                if len(chain) >= 1 + depth:
+                    return
+                if same[r[1]] not in held:
+                    chain.append(r[1])
+                    held.add(same[r[1]])
+
+        take(lead)
         if len(chain) < 1 + depth and self._order:
-            seen = set(chain)
-            chain += [r[1] for r in self._below if r[1] not in seen][: 1 + depth - len(chain)]
+            take(self._below)
+        if len(chain) < 1 + depth and len(lead) > len(chain) and self._order:
+            # duplicates took slots the bounded search counted on: look at every candidate
+            take(r for r in self._all_rows if r[6] != 2)
         paid = Tier.PAID
         paid_ok = (
             policy.allow_paid
@@ -639,7 +798,13 @@ class RouteDecision:
 
             def first_paid(rows: list[tuple]) -> int | None:
                 return next(
-                    (r[1] for r in rows if models[r[1]].tier is paid and r[1] not in in_chain),
+                    (
+                        r[1]
+                        for r in rows
+                        if models[r[1]].tier is paid
+                        and r[1] not in in_chain
+                        and same[r[1]] not in held
+                    ),
                     None,
                 )
 
@@ -730,6 +895,8 @@ class RouteDecision:
         model = index.models[i]
         task = self.resolved.task
         priors = index.quality(task.category)[1]
+        low = index.quality_low(task.category)[i]
+        evidence = index.evidence(task.category)[i]
         rec = index.recs[i]
         latency = rec.ttft_s + self.resolved.output_tokens * rec.inv_tps
         factors = {
@@ -754,6 +921,8 @@ class RouteDecision:
             cost_usd=cost,
             latency_s=latency,
             group=group,
+            quality_low=low,
+            evidence=evidence,
         )
 
     @cached_property
@@ -772,11 +941,14 @@ class RouteDecision:
             else ("from complexity")
         )
         lines.append(
-            f"Required quality {self.required_quality:.2f} ({floor}); "
-            f"{self.eligible_count} of {self.available_count} available models meet it."
+            f"Required quality {self.required_quality:.2f} ({floor}), judged on each model's "
+            f"lower bound; {self.eligible_count} of {self.available_count} available models "
+            "meet it."
         )
         if self.pin_note:
             lines.append(self.pin_note)
+        if self.scarcity_note:
+            lines.append(self.scarcity_note)
         chosen = self.chosen
         if chosen is None:
             lines.append("No model passed the hard filters: nothing can run this task.")
@@ -784,14 +956,16 @@ class RouteDecision:
             m = chosen.model
             est = self.estimate
             cost = "unknown" if est is None or est.total_usd is None else f"${est.total_usd}"
+            if est is not None and est.total_usd and not r.tokens_exact:
+                cost = "≈ " + cost  # priced from an estimated prompt count
             if self.below_threshold:
                 lines.append(
-                    f"BELOW THRESHOLD: no model reaches the required quality; {m.id} is the "
-                    f"best available (quality {chosen.quality:.2f})."
+                    f"BELOW THRESHOLD: no model is known to reach the required quality; {m.id} "
+                    f"is the best available (quality {_quality_text(chosen)})."
                 )
             elif (
                 m.tier in (Tier.FREE, Tier.LOCAL)
-                and chosen.group == 0
+                and chosen.group < 1
                 and (
                     self.policy.free_preference in (FreePreference.PREFER, FreePreference.ONLY)
                     or r.task.priority is Priority.COST
@@ -799,13 +973,16 @@ class RouteDecision:
             ):
                 lines.append(
                     f"Chose {m.id} ({m.tier.value}, {cost}): the best-scoring $0 model that is "
-                    f"good enough (quality {chosen.quality:.2f} ≥ {self.required_quality:.2f})."
+                    f"good enough (quality {_quality_text(chosen)}, at least "
+                    f"{chosen.quality_low:.2f} ≥ {self.required_quality:.2f})."
                 )
             else:
                 lines.append(
                     f"Chose {m.id} ({m.tier.value}, {cost}): the best trade-off of quality "
-                    f"{chosen.quality:.2f}, cost and speed for a {r.task.priority.value} priority."
+                    f"{_quality_text(chosen)}, cost and speed for a {r.task.priority.value} "
+                    "priority."
                 )
+            lines.append(f"Its quality rests on {_evidence_text(chosen)}.")
             if m.tier is Tier.FREE:
                 q = self.context.quota
                 left = f"{q.remaining_day} free requests left today" if q else "free quota applies"
@@ -832,7 +1009,10 @@ class RouteDecision:
                 "tier": c.tier.value,
                 "source": c.model.source.value,
                 "quality": round(c.quality, 4),
+                "quality_low": round(c.quality_low, 4),
+                "quality_evidence": c.evidence,
                 "quality_prior": round(c.prior.quality, 4),
+                "quality_prior_sd": round(c.prior.sd, 4),
                 "quality_source": c.prior.source,
                 "eligible": c.eligible,
                 "score": round(c.score, 4),
@@ -861,6 +1041,7 @@ class RouteDecision:
             "task": {
                 "prompt_tokens": r.prompt_tokens,
                 "token_method": r.token_method,
+                "prompt_tokens_exact": r.tokens_exact,
                 "output_tokens": r.output_tokens,
                 "complexity": round(r.complexity, 4),
                 "complexity_source": r.complexity_source,
@@ -879,6 +1060,18 @@ class RouteDecision:
             },
             "why": list(self.why),
         }
+
+
+def _quality_text(c: Candidate) -> str:
+    """``0.62 ±0.04``; a quality with no spread (observed at length) is just ``0.62``."""
+    spread = c.uncertainty
+    return f"{c.quality:.2f} ±{spread:.2f}" if spread >= 0.005 else f"{c.quality:.2f}"
+
+
+def _evidence_text(c: Candidate) -> str:
+    if c.evidence == EVIDENCE_OBSERVED:
+        return f"observed runs, blended with its prior ({c.prior.source})"
+    return c.prior.source
 
 
 # --- the decision ---------------------------------------------------------------------------
@@ -910,6 +1103,7 @@ def _static_filter(
         free_day_out,
         free_min_out,
         zero_first,
+        policy.quota_aware,
     )
     cached = index._static_cache.get(key)
     if cached is not None:
@@ -961,7 +1155,10 @@ def _static_filter(
             reject((i, Reason.VARIABLE_PRICE_WITH_BUDGET, ""))
             continue
         if zero_first:
-            group = 0 if (is_local or tier is Tier.FREE) else 1
+            # local before free when free requests are scarce (quota-aware): a group of its own
+            group = 0 if is_local else FREE_GROUP if tier is Tier.FREE else 1
+            if tier is Tier.FREE and not policy.quota_aware:
+                group = 0
         elif avoid_free:
             group = 1 if tier is Tier.FREE else 0
         else:
@@ -1021,7 +1218,7 @@ def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
     paid_ok = policy.allow_paid and pref is not FreePreference.ONLY and not policy.local_only
     paid_needed = n_chain + 1 if paid_ok else 0
     row_for = env.row
-    required, need_ctx = env.required, env.need_ctx
+    required, fits_any = env.required, env.fits_any
     found: list[tuple] = []
     for entries in groups:
         need = n_chain - len(found)
@@ -1038,8 +1235,8 @@ def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
             ):
                 exhausted = False
                 break
-            if entry[1] < required or entry[2] < need_ctx:
-                continue  # below the bar or too small: not a chain row (cheap early skip)
+            if entry[1] < required or (entry[2] < fits_any and not env.fits(entry)):
+                continue  # below the bar (lower bound) or too small: not a chain row
             row = row_for(entry)
             if row is None or row[6] == 2:
                 continue
@@ -1059,6 +1256,12 @@ def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
         if paid_needed > 0:
             paid_needed = max(0, paid_needed - paid_seen) if exhausted else 0
     found.sort(key=_first)
+    scarcity: str | None = None
+    demote_free = False
+    if zero_first and policy.quota_aware and context.quota is not None and found and paid_ok:
+        demote_free, scarcity = _free_request_dearer(found, index, env, context.quota)
+        if demote_free:
+            found = _demote_free(found, index)
 
     decision = RouteDecision(
         resolved=resolved,
@@ -1066,18 +1269,78 @@ def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
         context=context,
         required=env.required,
         order=found,
-        full_rows=lambda: sorted(
-            (r for r in map(row_for, _survivor_entries(groups)) if r is not None), key=_first
+        full_rows=lambda: (_demote_free if demote_free else _sorted)(
+            [r for r in map(row_for, _survivor_entries(groups)) if r is not None], index
         ),
         rejections=lambda: sorted(
             static_rejects + _dynamic_rejections(index, survivors, resolved, env.budget, env.now)
         ),
     )
+    decision.scarcity_note = scarcity
     decision._finish()
     return decision
 
 
 _first = operator.itemgetter(0)
+#: The group of free models when they are preferred: after a good-enough local model (group
+#: 0), before the paid ones (group 1).
+FREE_GROUP = 0.5
+
+#: What a free request is worth when half the day's free quota is used (it rises without
+#: bound as the quota runs out, and is 0 while it is untouched).
+FREE_REQUEST_UNIT_USD = 0.0005
+
+
+def free_request_price(quota: QuotaStatus) -> float:
+    """The price put on one more free request today: ``unit × u² / (1 - u + 1/cap) × (1 - t)``
+    with ``u`` the used share of the daily cap (0 at the day's start, about the unit at half,
+    about 7 units at 90%) and ``t`` the share of the UTC day gone: a request left over at
+    midnight is worth nothing, so the price falls to 0 as the day ends."""
+    cap = max(1, quota.per_day)
+    used = min(quota.used_day, cap) / cap
+    at = as_utc(quota.at)
+    elapsed = (at.hour * 3600 + at.minute * 60 + at.second) / 86400
+    return FREE_REQUEST_UNIT_USD * used * used / (1.0 - used + 1.0 / cap) * (1.0 - elapsed)
+
+
+def _sorted(rows: list[tuple], _index: CatalogueIndex) -> list[tuple]:
+    rows.sort(key=_first)
+    return rows
+
+
+def _demote_free(rows: list[tuple], index: CatalogueIndex) -> list[tuple]:
+    """Eligible free rows after the paid ones (and before those below the bar)."""
+    models = index.models
+    out = [
+        (r[0] + 19.0, *r[1:]) if r[6] < 1 and models[r[1]].tier is Tier.FREE else r for r in rows
+    ]
+    out.sort(key=_first)
+    return out
+
+
+def _free_request_dearer(
+    found: list[tuple], index: CatalogueIndex, env: _Env, quota: QuotaStatus
+) -> tuple[bool, str | None]:
+    """Whether a free request is worth more today than the task's best paid alternative
+    costs (then the free models go after the paid ones), and the why's line saying so."""
+    price = free_request_price(quota)
+    if price <= 0:
+        return False, None
+    models = index.models
+    paid_rows = [r for r in found if r[6] != 2 and models[r[1]].tier is Tier.PAID]
+    if not paid_rows:
+        return False, None
+    if not any(r[6] < 1 and models[r[1]].tier is Tier.FREE for r in found):
+        return False, None
+    best = min(paid_rows, key=_first)
+    cost = _float_cost(index.recs[best[1]], env.n_in, env.n_out, env.hhmm, env.n_img)
+    if not 0 <= cost < price:
+        return False, None
+    return True, (
+        f"Free requests are scarce today ({quota.remaining_day} of {quota.per_day} left): one "
+        f"is worth about ${price:.6f}, more than the paid alternative {models[best[1]].id} "
+        f"costs (${cost:.6f}), so the free quota is kept for dearer tasks."
+    )
 
 
 class _Env:
@@ -1087,8 +1350,10 @@ class _Env:
         "base",
         "budget",
         "budget_f",
+        "fits_any",
         "hhmm",
         "inv_lat",
+        "n_img",
         "n_in",
         "n_out",
         "need_caps",
@@ -1097,6 +1362,7 @@ class _Env:
         "qs",
         "recs",
         "required",
+        "resolved",
         "usage",
         "wc",
         "wc_log",
@@ -1109,6 +1375,8 @@ class _Env:
         task = resolved.task
         self.n_in, self.n_out = resolved.prompt_tokens, resolved.output_tokens
         self.need_ctx = self.n_in + self.n_out
+        self.resolved = resolved
+        self.fits_any = _fits_uncounted(resolved)
         self.need_caps = _caps_mask(resolved.capabilities)
         self.required = (
             policy.quality_floor
@@ -1122,9 +1390,18 @@ class _Env:
         self.inv_lat = 1.0 / LATENCY_UNIT_S
         self.budget = policy.budget_usd
         self.budget_f = float(self.budget) * 0.999999 if self.budget is not None else None
-        self.usage = Usage(prompt_tokens=self.n_in, completion_tokens=self.n_out)
+        self.n_img = task.images
+        self.usage = Usage(
+            prompt_tokens=self.n_in, completion_tokens=self.n_out, images=self.n_img
+        )
         self.base = index.base_scores(task.category, task.priority)
         self.recs = index.recs
+
+    def fits(self, entry: tuple) -> bool:
+        """Whether a survivor's context window holds the prompt, counted with its own
+        tokenizer, and the output."""
+        rec = self.recs[entry[3][10]]
+        return rec.context >= _context_need(self.resolved, rec.model)
 
     def row(self, entry: tuple) -> tuple | None:
         """(sort key, index, score, quality, cost factor, latency factor, group) of a survivor,
@@ -1133,10 +1410,14 @@ class _Env:
         Eligible rows sort by group, then best score; rows below the quality bar come last,
         best quality first, unscored (their score is built on demand).
         """
-        q = entry[1]
+        low, q = entry[1], entry[4]
         ctx, mo, caps, kind, pp, pc, pq, ovr, ttft, itps, i, group = entry[3]
         n_out = self.n_out
-        if ctx < self.need_ctx or (mo is not None and mo < n_out) or self.need_caps & ~caps:
+        if (
+            (ctx < self.fits_any and not self.fits(entry))
+            or (mo is not None and mo < n_out)
+            or self.need_caps & ~caps
+        ):
             return None
         cost = 0.0
         if kind == _PAID:
@@ -1145,12 +1426,14 @@ class _Env:
                 cost = _float_cost(self.recs[i], n_in, n_out, self.hhmm)
             else:
                 cost = pp * n_in + pc * n_out + pq
+            if self.n_img:
+                cost += self.recs[i].price_image * self.n_img
             # a negative cost comes from a "-1" (variable) override price: unknown
             if self.budget_f is not None and (cost > self.budget_f or cost < 0.0):
                 exact = estimate_cost(self.recs[i].model, self.usage, self.now).total_usd
                 if exact is None or exact > self.budget:  # type: ignore[operator]
                     return None
-        if q < self.required:
+        if low < self.required:  # judged on the lower bound: a guess is not known-good
             return (30.0 - q, i, None, q, None, None, 2)
         if kind == _PAID:
             fc = self.wc - self.wc_log * math.log1p(cost * _INV_COST_UNIT) if cost > 0 else self.wc
@@ -1193,7 +1476,8 @@ def _bounded_groups(
     output_floor: int,
 ) -> list[list[tuple]]:
     """Survivors split by group (0 first), each best upper bound first (ties in id order),
-    with that bound and their quality for ``category`` in front: cached per filter state,
+    with that bound and the lower bound of their quality for ``category`` in front (their
+    quality last): cached per filter state,
     category, priority and token floor.
 
     The bound is the score a model would get with ``token_floor`` tokens at its lowest
@@ -1204,6 +1488,7 @@ def _bounded_groups(
     groups = index._ranked_cache.get(key)
     if groups is None:
         qs = index.quality(category)[0]
+        lows = index.quality_low(category)
         base = index.base_scores(category, priority)
         _, wc, wl = WEIGHTS[priority]
         by_group: dict[int, list[tuple]] = {}
@@ -1215,7 +1500,7 @@ def _bounded_groups(
             else:
                 fc = 0.0 if kind == _OTHER else wc
             ub = base[i] + fc + wl / (1.0 + (ttft + output_floor * itps) / LATENCY_UNIT_S)
-            by_group.setdefault(group, []).append((ub, qs[i], row[0], row))
+            by_group.setdefault(group, []).append((ub, lows[i], row[0], row, qs[i]))
         groups = [sorted(by_group[g], key=lambda e: (-e[0], e[3][10])) for g in sorted(by_group)]
         with index._lock:
             cache = index._ranked_cache
@@ -1239,7 +1524,7 @@ def _score_parts(
     n_in, n_out = resolved.prompt_tokens, resolved.output_tokens
     now = as_utc(now)
     if rec.tier is Tier.PAID:
-        cost = _float_cost(rec, n_in, n_out, now.hour * 100 + now.minute)
+        cost = _float_cost(rec, n_in, n_out, now.hour * 100 + now.minute, resolved.task.images)
         if cost < 0.0:  # a "-1" (variable) override price: unknown, the most expensive
             fc = 0.0
         else:
@@ -1262,15 +1547,17 @@ def _dynamic_rejections(
 ) -> list[tuple[int, Reason, str]]:
     """The task-dependent rejections, rebuilt when someone asks for them."""
     n_out = resolved.output_tokens
-    need_ctx = resolved.prompt_tokens + n_out
+    fits_any = _fits_uncounted(resolved)
     need_caps = _caps_mask(resolved.capabilities)
-    usage = Usage(prompt_tokens=resolved.prompt_tokens, completion_tokens=n_out)
+    usage = Usage(
+        prompt_tokens=resolved.prompt_tokens, completion_tokens=n_out, images=resolved.task.images
+    )
     out = []
     for row in survivors:
         rec = index.recs[row[10]]
-        if rec.context < need_ctx:
+        if rec.context < fits_any and rec.context < (need := _context_need(resolved, rec.model)):
             assumed = " (assumed: not reported)" if rec.context_assumed else ""
-            out.append((rec.i, Reason.CONTEXT_TOO_SMALL, f"{rec.context} < {need_ctx}{assumed}"))
+            out.append((rec.i, Reason.CONTEXT_TOO_SMALL, f"{rec.context} < {need}{assumed}"))
         elif rec.max_output is not None and rec.max_output < n_out:
             out.append((rec.i, Reason.OUTPUT_TOO_LONG, f"max {rec.max_output} < {n_out}"))
         elif need_caps & ~rec.caps:

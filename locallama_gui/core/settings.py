@@ -78,11 +78,27 @@ class RoutingSettings:
     fallback_depth: int = 4
     #: Whether 10 credits were ever bought (raises the free daily cap); None = unknown.
     credits_purchased: bool | None = None
+    #: The daily free-model cap OpenRouter reported on ``GET /key``
+    #: (``free_model_daily_requests.limit``); None: never reported, the 50/1000 rule applies.
+    free_daily_cap_reported: int | None = None
 
     @property
     def free_daily_cap(self) -> int:
-        """Free requests per UTC day; unknown counts as the lower cap."""
+        """Free requests per UTC day: as OpenRouter reported, else by the 50/1000 rule
+        (unknown credits count as the lower cap)."""
+        if self.free_daily_cap_reported is not None:
+            return self.free_daily_cap_reported
         return FREE_DAILY_CAP_WITH_CREDITS if self.credits_purchased else FREE_DAILY_CAP
+
+    @property
+    def free_daily_cap_source(self) -> str:
+        """Where :attr:`free_daily_cap` comes from, in words."""
+        if self.free_daily_cap_reported is not None:
+            return "reported by OpenRouter (GET /key)"
+        bought = (
+            "with 10+ credits bought" if self.credits_purchased else "without 10 credits bought"
+        )
+        return f"the 50/1000 rule ({bought}; OpenRouter has not reported the cap)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +292,9 @@ _VALIDATORS: dict[str, dict[str, Any]] = {
         "quality_floor": _opt_fraction,
         "fallback_depth": lambda k, v: _int_range(k, v, 1, 10),
         "credits_purchased": _opt_bool,
+        "free_daily_cap_reported": lambda k, v: None
+        if v is None
+        else _int_range(k, v, 0, 1_000_000, "a number of requests"),
     },
     "refresh": {
         "interval_minutes": lambda k, v: _int_range(

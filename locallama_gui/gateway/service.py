@@ -150,14 +150,25 @@ def message_text(messages: Sequence[Any]) -> str:
     return "\n\n".join(parts)
 
 
-def has_images(messages: Sequence[Any]) -> bool:
+def image_count(messages: Sequence[Any]) -> int:
+    """Images in the messages (``image_url``/``input_image`` parts, Anthropic's ``image``):
+    billed per image by models that price them."""
+    n = 0
     for m in messages:
         content = m.get("content") if isinstance(m, Mapping) else None
         if isinstance(content, list):
             for part in content:
-                if isinstance(part, Mapping) and part.get("type") in ("image_url", "input_image"):
-                    return True
-    return False
+                if isinstance(part, Mapping) and part.get("type") in (
+                    "image_url",
+                    "input_image",
+                    "image",
+                ):
+                    n += 1
+    return n
+
+
+def has_images(messages: Sequence[Any]) -> bool:
+    return image_count(messages) > 0
 
 
 def needs_of(body: Mapping[str, Any]) -> frozenset[str]:
@@ -478,6 +489,7 @@ class Gateway:
             category=category,
             capabilities=needs_of(body),
             priority=priority,
+            images=image_count(body["messages"]),
         )
         overrides: dict[str, Any] = {}
         if "free_preference" in options:

@@ -17,7 +17,6 @@ is cleared once the key is stored.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -48,7 +47,7 @@ from locallama_gui.secrets import (
     redact,
     validate_key,
 )
-from locallama_gui.sources.errors import SourceError
+from locallama_gui.sources.errors import SourceError, SourceTimeout, Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +85,25 @@ def key_status_lines(status: Any, label_is_safe: bool) -> list[tuple[str, str]]:
         if status.limit_reset:
             limit += f", resets {status.limit_reset}"
         rows.append(("Limit", limit))
-    cap = f"{status.free_daily_cap:,} free-model requests a day"
-    if status.is_free_tier is None:
-        rows.append(("Free tier", f"unknown: assuming {cap}"))
-    elif status.is_free_tier:
-        rows.append(("Free tier", f"yes (no credits bought): {cap}"))
+    if getattr(status, "free_cap_reported", False):
+        left = status.free_daily_remaining
+        rows.append(
+            (
+                "Free models",
+                f"{status.free_daily_cap:,} requests a day"
+                + (f", {left:,} left today" if left is not None else "")
+                + " (as OpenRouter counts them, for every app on the account)",
+            )
+        )
     else:
-        rows.append(("Free tier", f"no (credits bought): {cap}"))
+        bought = {None: "unknown", True: "no", False: "yes"}[status.is_free_tier]
+        rows.append(
+            (
+                "Free models",
+                f"OpenRouter did not say; by the 50/1000 rule (credits bought: {bought}; "
+                "1000 a day needs 10 credits bought, set in Routing)",
+            )
+        )
     if status.expires_at:
         rows.append(("Expires", str(status.expires_at)))
     return rows
@@ -440,16 +451,10 @@ class KeyWidget(QWidget):
         self._show_rows(key_status_lines(status, label_is_safe))
         text = "The key is valid."
         services = self.controller.services
-        if status.is_free_tier is not None and services is not None:
-            bought = not status.is_free_tier
-            settings = services.settings
-            if settings.routing.credits_purchased != bought:
-                routing = replace(settings.routing, credits_purchased=bought)
-                self.controller.apply_settings(replace(settings, routing=routing))
-                text += (
-                    f" Free models: {status.free_daily_cap:,} requests a day (saved in the "
-                    "settings)."
-                )
+        if getattr(status, "free_cap_reported", False) and services is not None:
+            # the key check already saved the cap; the settings pane shows it from here
+            self.controller.apply_settings(services.settings)
+            text += f" Free models: {status.free_daily_cap:,} requests a day, as OpenRouter says."
         self.show_message(text, "success")
         self._update_buttons()
         self.validated.emit(status)
@@ -460,6 +465,9 @@ class KeyWidget(QWidget):
         if isinstance(exc, NoKeyToValidate):
             text = "There is no key to validate: paste one and Save it first."
             tone = "info"
+        elif isinstance(exc, SourceTimeout | Unreachable):
+            # OpenRouter did not answer: nothing is known of the key (say so, not "rejected")
+            text, tone = exc.user_message, "warning"
         elif isinstance(exc, SourceError):
             from locallama_gui.services.live import describe_error
 

@@ -3,7 +3,9 @@
 Every tool returns the document of :mod:`locallama_gui.services.operations` (the JSON of the
 matching ``locallama ... --json``) or of the runner and benchmark services; nothing is computed
 here. Blocking work (SQLite, routing over the catalogue) runs in worker threads, so one slow
-call never holds up the session's other requests.
+call never holds up the session's other requests. Every answer, error and progress message is
+redacted (:func:`_served`, :func:`_tool_error`): the live API key never reaches a client,
+whatever upstream echoed it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pydantic import Field
 
 from locallama_gui import __version__
 from locallama_gui.core.benchmarks import builtin_suite, select_tasks
+from locallama_gui.core.redaction import redact, redact_data, redact_known
 from locallama_gui.core.routing import CAPABILITIES, CATEGORIES
 from locallama_gui.services import operations
 from locallama_gui.services.benchmark import (
@@ -110,16 +113,26 @@ def _body(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def _served(doc: T) -> T:
+    """What a tool answers, with the live API key masked in every string (an answer's text
+    only changes when it holds the key)."""
+    return redact_data(doc)
+
+
+def _tool_error(text: str) -> ToolError:
+    return ToolError(redact(text))
+
+
 async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """A services call off the loop; bad input and unreadable data become tool errors."""
     try:
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        return _served(await asyncio.to_thread(fn, *args, **kwargs))
     except UnknownModel as e:
-        raise ToolError(str(e).strip("'\"")) from None
+        raise _tool_error(str(e).strip("'\"")) from None
     except (ValueError, LookupError) as e:
-        raise ToolError(str(e)) from None
+        raise _tool_error(str(e)) from None
     except StoreError as e:
-        raise ToolError(f"the local database could not be read: {e}") from None
+        raise _tool_error(f"the local database could not be read: {e}") from None
 
 
 async def _insulated(work: Awaitable[T]) -> T:
@@ -222,6 +235,9 @@ def build_server(
         ] = None,
         local_only: Annotated[bool | None, Field(description="only local models")] = None,
         allow_paid: Annotated[bool | None, Field(description="false: never a paid model")] = None,
+        images: Annotated[
+            int | None, Field(ge=0, description="images sent with the task (billed per image)")
+        ] = None,
     ) -> dict[str, Any]:
         body = _body(
             prompt=task,
@@ -234,6 +250,7 @@ def build_server(
             budget_usd=budget_usd,
             local_only=local_only,
             allow_paid=allow_paid,
+            images=images,
         )
         key = await asyncio.to_thread(ctx.api_key)
         return await _call(
@@ -263,6 +280,7 @@ def build_server(
         requests_per_day: Annotated[
             int | None, Field(ge=1, description="also project the cost per day and month")
         ] = None,
+        images: Annotated[int, Field(ge=0, description="images, billed per image")] = 0,
     ) -> dict[str, Any]:
         body = _body(
             model=model,
@@ -272,6 +290,7 @@ def build_server(
             cached_tokens=cached_tokens,
             text=text,
             requests_per_day=requests_per_day,
+            images=images,
         )
         return await _call(operations.cost_document_from, services, body)
 
@@ -279,10 +298,10 @@ def build_server(
 
     model_filters = (
         "Each model comes with its context length, capabilities, prices, the quality routing "
-        "predicts for the category with the prior it starts from and where that prior came "
-        "from (benchmarks, family, size, or nothing known), and what real runs and benchmarks "
-        "observed (success rate, latency, graded quality). free_quota says how many free "
-        "requests are left today."
+        "predicts for the category with its lower bound and what it rests on (observed runs, "
+        "benchmarks, the base model's, an estimate from the model's facts, or nothing), and "
+        "what real runs and benchmarks observed (success rate, latency, graded quality). "
+        "free_quota says how many free requests are left today."
     )
 
     @mcp.tool(
@@ -346,7 +365,7 @@ def build_server(
     async def refresh_models() -> dict[str, Any]:
         live = await ctx.live()
         result = await _insulated(RefreshService(live).refresh())
-        return result.to_dict()
+        return _served(result.to_dict())
 
     # --- running ------------------------------------------------------------------------
 
@@ -400,7 +419,7 @@ def build_server(
         if not decision.chain_ids:
             why = "; ".join(decision.why[:3])
             hint = "" if live.api_key else " (no OpenRouter key is set, so OpenRouter is out)"
-            raise ToolError(f"no model can take this task{hint}: {why}")
+            raise _tool_error(f"no model can take this task{hint}: {why}")
         runner = Runner(
             live,
             policy=RunPolicy(max_tokens=max_tokens),
@@ -411,7 +430,7 @@ def build_server(
         out = result.to_dict()
         out["chain"] = list(decision.chain_ids)
         out["why"] = list(decision.why)
-        return out
+        return _served(out)
 
     @mcp.tool(
         title="Benchmark models",
@@ -455,7 +474,7 @@ def build_server(
         async def pump() -> None:
             while (p := await updates.get()) is not None:
                 quality = "" if p.quality is None else f", quality {p.quality:.2f}"
-                message = f"{p.model_id} / {p.task_id}: {p.outcome}{quality}"
+                message = redact(f"{p.model_id} / {p.task_id}: {p.outcome}{quality}")
                 with contextlib.suppress(Exception):  # a client gone away: keep running
                     await context.report_progress(p.done, p.total, message)
 
@@ -463,14 +482,14 @@ def build_server(
         try:
             report = await _insulated(runner.run(models, tasks, progress=updates.put_nowait))
         except UnknownModel as e:
-            raise ToolError(str(e).strip("'\"")) from None
+            raise _tool_error(str(e).strip("'\"")) from None
         except ValueError as e:
-            raise ToolError(str(e)) from None
+            raise _tool_error(str(e)) from None
         finally:
             updates.put_nowait(None)
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(pumping, 2.0)
-        return report.to_dict()
+        return _served(report.to_dict())
 
     @mcp.tool(
         title="Status",
@@ -480,12 +499,12 @@ def build_server(
     )
     async def get_status() -> dict[str, Any]:
         live = await ctx.live()
-        return await _insulated(operations.probe_status_document(services, live))
+        return _served(await _insulated(operations.probe_status_document(services, live)))
 
     # --- resources ----------------------------------------------------------------------
 
     def dumps(doc: Any) -> str:
-        return json.dumps(doc, indent=1, ensure_ascii=False)
+        return redact_known(json.dumps(doc, indent=1, ensure_ascii=False))
 
     @mcp.resource(
         "locallama://models",

@@ -25,6 +25,7 @@ from typing import ClassVar
 
 from locallama_gui.core.cost import estimate_cost
 from locallama_gui.core.models import LocalDetails, ModelInfo, Source, Tier, Usage
+from locallama_gui.core.quality import PriorFit
 from locallama_gui.core.routing import CatalogueIndex, Policy, RoutingContext, route
 from locallama_gui.core.simulation import Scenario, generate_tasks, simulate
 from locallama_gui.services.catalogue import load_snapshot
@@ -109,6 +110,12 @@ def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None
             estimate_cost(m, usage, BENCH_NOW)
         cost_runs.append(time.perf_counter() - t0)
 
+    say("fitting the quality estimates")
+    t0 = time.perf_counter()
+    fit = PriorFit(index.models)  # uncached: the cost of a refit after a catalogue change
+    report = fit.report
+    fit_s = time.perf_counter() - t0
+
     n_sim = 10_000 if quick else 100_000
     say(f"simulating {n_sim:,} tasks")
     sim_tasks = generate_tasks(Scenario(tasks=n_sim, tasks_per_day=2000, seed=11, start=BENCH_NOW))
@@ -124,6 +131,11 @@ def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None
         "route_p99_us": round(_percentile(times, 0.99) * 1e6, 1),
         "route_full_p50_us": round(_percentile(full, 0.50) * 1e6, 1),
         "cost_all_models_ms": round(statistics.median(cost_runs) * 1e3, 2),
+        "prior_fit_models": report.models,
+        "prior_fit_bias": round(report.bias, 4),
+        "prior_fit_mae": round(report.mae, 4),
+        "prior_fit_rmse": round(report.rmse, 4),
+        "prior_fit_ms": round(fit_s * 1e3, 1),
         "simulate_tasks": n_sim,
         "simulate_seconds": round(sim_s, 2),
         "simulate_tasks_per_s": round(n_sim / sim_s),

@@ -6,6 +6,7 @@ with its date. Later: the newest stored catalogue of each source, merged.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -44,6 +45,17 @@ class LoadedCatalogue:
     @property
     def is_snapshot(self) -> bool:
         return self.origin == "snapshot"
+
+
+@functools.cache
+def bundled_benchmarked_models() -> tuple[ModelInfo, ...]:
+    """The bundled snapshot's benchmarked models: what quality estimates are fitted on when
+    the catalogue in use has too few benchmarks of its own (an old or a local-only one)."""
+    try:
+        models = load_snapshot().models
+    except CatalogueLoadError:
+        return ()
+    return tuple(m for m in models if m.benchmarks is not None)
 
 
 def load_snapshot() -> LoadedCatalogue:

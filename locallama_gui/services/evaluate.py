@@ -42,8 +42,10 @@ from locallama_gui.core.evaluation import (
     sniff_jsonl,
 )
 from locallama_gui.core.models import ModelInfo, Usage, decimal_str
-from locallama_gui.core.quality import quality_prior
+from locallama_gui.core.quality import PriorFit, quality_prior
 from locallama_gui.core.routing import DEFAULT_OUTPUT_TOKENS
+from locallama_gui.core.taskfiles import FileFormatError, decode_text
+from locallama_gui.services.catalogue import bundled_benchmarked_models
 
 __all__ = [
     "CURVE_POINTS_SHOWN",
@@ -52,6 +54,7 @@ __all__ = [
     "MAX_OUTCOME_FILE_BYTES",
     "EvaluationInputError",
     "EvaluationReport",
+    "OutcomeFileFormatError",
     "evaluate_files",
     "find_catalogue_model",
     "load_outcomes",
@@ -71,6 +74,15 @@ CURVE_POINTS_SHOWN = 101
 
 class EvaluationInputError(Exception):
     """Outcome files that cannot be evaluated; the message says which and why, in one line."""
+
+
+class OutcomeFileFormatError(EvaluationInputError):
+    """An outcomes file not in a format that can be read; ``error`` is the core's, which
+    names the file and the line (``error.line``) and says what to do."""
+
+    def __init__(self, error: FileFormatError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +108,13 @@ def _read(path: Path) -> str:
     if size > MAX_OUTCOME_FILE_BYTES:
         raise EvaluationInputError(f"{path}: larger than {MAX_OUTCOME_FILE_BYTES // 2**20} MiB")
     try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise EvaluationInputError(f"{path}: not a UTF-8 text file") from None
+        data = path.read_bytes()
     except OSError as e:
         raise EvaluationInputError(f"{path}: cannot read it ({e.strerror or e})") from None
+    try:
+        return decode_text(data, path.name)
+    except FileFormatError as e:
+        raise OutcomeFileFormatError(e) from None
 
 
 def _kind(path: Path, text: str) -> str:
@@ -174,6 +188,8 @@ def load_outcomes(
                 )
             else:
                 continue
+        except FileFormatError as e:
+            raise OutcomeFileFormatError(e) from None
         except OutcomeFormatError as e:
             raise EvaluationInputError(str(e)) from None
         records.extend(parsed.records)
@@ -296,8 +312,9 @@ def evaluate_files(
             f"costs not recorded are estimated from the prompt's tokens and {output_tokens} "
             "completion tokens"
         )
+    fit = PriorFit.for_models(catalogue) or PriorFit.for_models(bundled_benchmarked_models())
     priors = {
-        m: quality_prior(e, None).quality if e is not None else DEFAULT_PRIOR_QUALITY
+        m: quality_prior(e, None, fit=fit).quality if e is not None else DEFAULT_PRIOR_QUALITY
         for m, e in entries.items()
     }
     try:

@@ -34,7 +34,11 @@ from locallama_gui.core.routing import (
 )
 from locallama_gui.core.settings import Settings
 from locallama_gui.core.simulation import SimTask, SimulationResult, simulate
-from locallama_gui.services.catalogue import LoadedCatalogue, load_catalogue
+from locallama_gui.services.catalogue import (
+    LoadedCatalogue,
+    bundled_benchmarked_models,
+    load_catalogue,
+)
 from locallama_gui.store.db import Store, StoreError
 from locallama_gui.store.settings_file import load_settings, save_settings
 
@@ -219,7 +223,9 @@ class Services:
     def _rebuild(self, catalogue: LoadedCatalogue) -> None:
         try:
             profiles = self._load_profiles()
-            index = CatalogueIndex(catalogue.models, profiles)
+            index = CatalogueIndex(
+                catalogue.models, profiles, prior_training=bundled_benchmarked_models
+            )
         except Exception:  # the old figures stay; the next samples try again
             log.exception("the performance profiles could not be rebuilt")
             with self._lock:
@@ -241,7 +247,9 @@ class Services:
         with self._lock:
             self._refresh_when_due()
             if self._index is None:
-                self._index = CatalogueIndex(self._catalogue.models, self.profiles)
+                self._index = CatalogueIndex(
+                    self._catalogue.models, self.profiles, prior_training=bundled_benchmarked_models
+                )
             return self._index
 
     @property
@@ -253,6 +261,7 @@ class Services:
 
     def _restore_quota(self) -> FreeQuota:
         quota = FreeQuota(credits_purchased=bool(self.settings.routing.credits_purchased))
+        quota.set_daily_cap(self.settings.routing.free_daily_cap)
         if self.store is None:
             return quota
         now = self.clock()
@@ -298,11 +307,37 @@ class Services:
 
     # --- settings -------------------------------------------------------------------------------
 
+    def adopt_key_status(self, status: Any, now: datetime | None = None) -> bool:
+        """Take the daily free cap and today's count from a ``GET /key`` answer (a
+        :class:`~locallama_gui.sources.results.KeyStatus`): the cap is saved in the settings,
+        the count lifts the local one. Without ``free_model_daily_requests`` nothing changes
+        (the 50/1000 rule stays, and says so). Returns whether the answer had them."""
+        limit = getattr(status, "free_daily_limit", None)
+        if limit is None:
+            return False
+        if self.settings.routing.free_daily_cap_reported != limit:
+            routing = replace(self.settings.routing, free_daily_cap_reported=limit)
+            self.update_settings(replace(self.settings, routing=routing))
+        used = getattr(status, "free_daily_used", None)
+        if used is not None:
+            when = now or self.clock()
+            quota = self.quota
+            with self._lock:
+                before = quota.status(when).used_day
+                quota.sync_used_day(used, when)
+            if self.store is not None and used > before:
+                # the requests other clients sent today, dated at the day's start (outside
+                # any minute window), so the next start counts them too
+                day_start = when.replace(hour=0, minute=0, second=0, microsecond=0)
+                try:
+                    self.store.add_quota_requests(day_start, min(used - before, 100_000))
+                except StoreError as e:
+                    log.warning("free requests counted by OpenRouter not stored: %s", e)
+        return True
+
     def update_settings(self, settings: Settings, *, save: bool = True) -> None:
         with self._lock:
-            cap_changed = (
-                settings.routing.credits_purchased != self.settings.routing.credits_purchased
-            )
+            cap_changed = settings.routing.free_daily_cap != self.settings.routing.free_daily_cap
             self.settings = settings
             if cap_changed and self._quota is not None:
                 self._quota.set_daily_cap(settings.routing.free_daily_cap)

@@ -8,6 +8,7 @@ and raise ``ValueError`` or ``LookupError`` with a message that says what to fix
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -69,6 +70,7 @@ def quota_document(services: Services, now: datetime | None = None) -> dict[str,
         if q.day_blocked_until is None
         else q.day_blocked_until.isoformat(),
         "credits_purchased": bool(services.settings.routing.credits_purchased),
+        "per_day_source": services.settings.routing.free_daily_cap_source,
     }
 
 
@@ -124,7 +126,11 @@ def model_document(
         view["quality"] = {
             "category": category,
             "predicted": round(qualities[j], 4),
+            "lower_bound": round(index.quality_low(category)[j], 4),
+            "evidence": index.evidence(category)[j],
             "prior": round(priors[j].quality, 4),
+            "prior_sd": round(priors[j].sd, 4),
+            "prior_evidence": priors[j].evidence,
             "prior_source": priors[j].source,
         }
     profile = services.profiles.get(model.id)
@@ -255,6 +261,7 @@ COST_FIELDS = (
     "text",
     "at",
     "requests_per_day",
+    "images",
 )
 
 
@@ -281,6 +288,7 @@ def cost_document_from(services: Services, body: Mapping[str, Any]) -> dict[str,
         completion_tokens=completion,
         reasoning_tokens=min(_int(body, "reasoning_tokens", 0) or 0, completion),
         cache_read_tokens=min(_int(body, "cached_tokens", 0) or 0, prompt_tokens),
+        images=_int(body, "images", 0) or 0,
     )
     return cost_document(
         services,
@@ -324,6 +332,7 @@ ROUTE_FIELDS = (
     "allow_paid",
     "local_only",
     "quality_floor",
+    "images",
 )
 
 
@@ -361,6 +370,7 @@ def task_from(services: Services, body: Mapping[str, Any]) -> Task:
         category=category,
         capabilities=frozenset(caps),
         priority=priority,
+        images=_int(body, "images", 0) or 0,
     )
 
 
@@ -447,10 +457,21 @@ async def probe_status_document(
 ) -> dict[str, Any]:
     """:func:`status_document` with every source probed now (at most ``timeout_s``; past it
     the sources are left out), for ``get_status`` and ``GET /api/status``."""
+
+
+    async def key_check() -> None:
+        # refreshes the daily free cap and today's count as OpenRouter counts them
+        if live.api_key is not None and live.openrouter_endpoint is not None:
+            with contextlib.suppress(Exception):
+                await live.key_status(deadline_s=timeout_s)
+
+    key_task = asyncio.ensure_future(key_check())
     try:
         sources = await asyncio.wait_for(live.fetch_all(), timeout_s)
     except TimeoutError:
         sources = None
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(key_task, timeout_s)
     return await asyncio.to_thread(
         status_document, services, key_present=live.api_key is not None, sources=sources
     )

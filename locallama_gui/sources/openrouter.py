@@ -10,6 +10,7 @@ import httpx
 
 from locallama_gui.core.catalogue import parse_openrouter_models
 from locallama_gui.core.models import ParseResult, Source
+from locallama_gui.core.redaction import redact_optional, register_secret
 
 from .errors import AuthError, BadResponse, NotFoundError
 from .http import HttpClient, HttpPolicy
@@ -44,7 +45,8 @@ def key_status_from(payload: Any, url: str) -> KeyStatus:
     if not isinstance(data, Mapping):
         raise BadResponse("key status has no 'data' object", code="shape", url=url)
     return KeyStatus(
-        label=_str(data.get("label")),
+        # OpenRouter's own masked label ("sk-or-v1-0a1...f9e") is shown; the live key is not
+        label=redact_optional(_str(data.get("label")), patterns=False),
         usage=to_decimal(data.get("usage")),
         limit=to_decimal(data.get("limit")),
         limit_remaining=to_decimal(data.get("limit_remaining")),
@@ -55,7 +57,32 @@ def key_status_from(payload: Any, url: str) -> KeyStatus:
         usage_monthly=to_decimal(data.get("usage_monthly")),
         is_management_key=_bool(data.get("is_management_key")),
         expires_at=_str(data.get("expires_at")),
+        **_free_daily(data.get("free_model_daily_requests")),
     )
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    n = int(value)
+    return n if 0 <= n <= 10_000_000 else None
+
+
+def _free_daily(raw: Any) -> dict[str, int | None]:
+    """``free_model_daily_requests{limit, remaining, used}``; odd values count as absent."""
+    if not isinstance(raw, Mapping):
+        return {}
+    limit, remaining, used = _count(raw.get("limit")), _count(raw.get("remaining")), None
+    used = _count(raw.get("used"))
+    if limit is None:
+        return {}
+    if used is None and remaining is not None:
+        used = max(0, limit - remaining)
+    if remaining is None and used is not None:
+        remaining = max(0, limit - used)
+    return {"free_daily_limit": limit, "free_daily_remaining": remaining, "free_daily_used": used}
 
 
 class OpenRouterClient:
@@ -143,6 +170,7 @@ class OpenRouterClient:
                 user_message="Add your OpenRouter API key (in Settings, or with 'locallama key "
                 "set') to use OpenRouter models.",
             )
+        register_secret(api_key)  # whatever echoes it from here on is masked
 
     # ------------------------------------------------------------------ chat
 

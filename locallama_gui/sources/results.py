@@ -15,6 +15,7 @@ from typing import Any
 from locallama_gui.core.catalogue import CatalogueFormatError
 from locallama_gui.core.cost import estimate_cost, free_tier_limits
 from locallama_gui.core.models import FreeLimits, ModelInfo, ParseResult, Source, Usage
+from locallama_gui.core.redaction import redact_known, redact_optional
 
 from .errors import BadResponse
 
@@ -44,6 +45,11 @@ class ChatResult:
     the provider's ``cached_tokens``. ``cost_usd`` is the provider-reported cost when
     ``cost_source == "provider"``; see :func:`with_computed_cost` for the rest. Timings are
     milliseconds (floats; they are measurements, not money).
+
+    What the server said besides the answer (``model_used``, ``provider``, ``request_id``, the
+    finish reasons) is redacted as it comes in, so a server that echoes the API key in, say,
+    ``provider`` never gets it shown, stored or served; the answer itself (``text``,
+    ``reasoning``) is left as it is unless it holds the live key.
     """
 
     text: str
@@ -62,6 +68,27 @@ class ChatResult:
     requested_model: str | None = None
     reasoning: str | None = None
     streamed: bool = False
+
+    def __post_init__(self) -> None:
+        for name in _CHAT_METADATA:
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, redact_optional(str(value)))
+        for name in ("text", "reasoning"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, redact_known(value))
+
+
+#: The upstream's own words about a completion (not the answer): redacted as they come in.
+_CHAT_METADATA = (
+    "model_used",
+    "provider",
+    "request_id",
+    "finish_reason",
+    "native_finish_reason",
+    "requested_model",
+)
 
 
 def with_computed_cost(
@@ -101,15 +128,32 @@ class KeyStatus:
     usage_monthly: Decimal | None = None
     is_management_key: bool | None = None
     expires_at: str | None = None
+    #: ``free_model_daily_requests``: the account's daily free-model cap and what is left of
+    #: it today (every client of the account counts; OpenRouter's figure lags about a minute)
+    free_daily_limit: int | None = None
+    free_daily_remaining: int | None = None
+    free_daily_used: int | None = None
+
+    @property
+    def free_cap_reported(self) -> bool:
+        return self.free_daily_limit is not None
 
     @property
     def free_limits(self) -> FreeLimits:
-        purchased = None if self.is_free_tier is None else not self.is_free_tier
-        return free_tier_limits(purchased)
+        """The free-model limits: the daily cap as reported; without one, the lower cap of
+        the 50/1000 rule (``is_free_tier`` says nothing of the 10 credits that lift it)."""
+        base = free_tier_limits(None)
+        if self.free_daily_limit is None:
+            return base
+        return FreeLimits(
+            per_minute=base.per_minute,
+            per_day=self.free_daily_limit,
+            per_day_with_credits=base.per_day_with_credits,
+        )
 
     @property
     def free_daily_cap(self) -> int:
-        """50 free-model requests per UTC day on the free tier, else 1000."""
+        """Free-model requests per UTC day: as reported, else 50 (the rule's lower cap)."""
         return self.free_limits.per_day
 
 

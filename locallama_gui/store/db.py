@@ -6,6 +6,10 @@ not at all. The schema is versioned with ``PRAGMA user_version``; a database fro
 a newer version of the app is refused and left alone. A corrupt or unreadable
 database file is moved aside (with its ``-wal``/``-shm``) and a fresh one created;
 ``recovered_from`` and ``recovery_message`` say what happened.
+
+Text that can come from a server (model ids and names, provider answers, error texts, route
+decisions) is redacted on the way in (:func:`_clean`): the live API key, whole or in pieces,
+is never stored, whatever echoed it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 
 from locallama_gui.core import jsonstream
 from locallama_gui.core.models import ModelInfo
+from locallama_gui.core.redaction import redact_known
 from locallama_gui.core.samples import (
     FreeQuotaEvent,
     PerformanceSample,
@@ -225,7 +230,13 @@ def _json_default(value: Any) -> Any:
 
 
 def _to_json(value: Any) -> str:
-    return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+    return redact_known(text)  # masking keeps a JSON document valid
+
+
+def _clean(value: str | None) -> str | None:
+    """A text column's value with the live API key masked (see the module docstring)."""
+    return value if value is None else redact_known(value)
 
 
 def _primary_code(exc: BaseException) -> int | None:
@@ -460,7 +471,7 @@ class Store:
             cur = conn.execute(
                 "INSERT INTO catalogue_snapshots (fetched_at, source, model_count, payload, diff)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (_ts(fetched_at), str(source), len(facts), payload, diff_json),
+                (_ts(fetched_at), str(source), len(facts), redact_known(payload), diff_json),
             )
             snapshot_id = int(cur.lastrowid or 0)
             if keep is not None:
@@ -531,7 +542,7 @@ class Store:
                     " prompt_tokens, completion_tokens, cost_usd)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        s.model_id,
+                        _clean(s.model_id),
                         str(s.source),
                         str(s.category),
                         _ts(s.ts),
@@ -540,7 +551,7 @@ class Store:
                         s.tokens_per_s,
                         1 if s.success else 0,
                         s.quality,
-                        s.error_kind,
+                        _clean(s.error_kind),
                         s.prompt_tokens,
                         s.completion_tokens,
                         _money(s.cost_usd),
@@ -626,15 +637,15 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _ts(ts),
-                    model_id,
+                    _clean(model_id),
                     str(tier),
                     int(prompt_tokens),
                     int(completion_tokens),
                     _money(cost_usd),
-                    request_id,
-                    note,
-                    client,
-                    baseline_model,
+                    _clean(request_id),
+                    _clean(note),
+                    _clean(client),
+                    _clean(baseline_model),
                     _money(baseline_cost_usd),
                 ),
             )
@@ -704,7 +715,7 @@ class Store:
         with self._write() as conn:
             cur = conn.execute(
                 "INSERT INTO route_history (ts, task, decision, chosen_id) VALUES (?, ?, ?, ?)",
-                (_ts(ts), task_json, decision_json, chosen_id),
+                (_ts(ts), task_json, decision_json, _clean(chosen_id)),
             )
             return int(cur.lastrowid or 0)
 
@@ -735,7 +746,7 @@ class Store:
                 "INSERT INTO quarantine (model_id, until_ts, failures, reason) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (model_id) DO UPDATE SET until_ts = excluded.until_ts,"
                 " failures = excluded.failures, reason = excluded.reason",
-                (model_id, _ts(until), int(failures), reason),
+                (model_id, _ts(until), int(failures), _clean(reason)),
             )
 
     def get_quarantine(self, model_id: str) -> QuarantineEntry | None:
@@ -779,6 +790,17 @@ class Store:
                 (_ts(event.ts), event.kind, _opt_ts(event.reset_ts)),
             )
         return event
+
+    def add_quota_requests(self, ts: datetime, count: int) -> None:
+        """``count`` free requests at ``ts`` in one transaction (requests other clients of
+        the account sent, as ``GET /key`` counted them)."""
+        if count <= 0:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO free_quota_events (ts, kind, reset_ts) VALUES (?, 'request', NULL)",
+                [(_ts(ts),)] * count,
+            )
 
     def quota_events(self, since: datetime | None = None) -> list[FreeQuotaEvent]:
         """Events at or after ``since``, oldest first."""

@@ -204,7 +204,8 @@ def test_sources_json_shape(capsys, urls):
     code, out, _ = run_cli(capsys, "sources", "--json", *urls)
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"sources"}
+    assert set(data) == {"sources", "deadline_s", "stopped"}
+    assert data["deadline_s"] == 15 and data["stopped"] is None
     assert [s["kind"] for s in data["sources"]] == ["openrouter", "ollama", "lmstudio", "llamacpp"]
     for s in data["sources"]:
         assert set(s) == SOURCE_KEYS
@@ -262,6 +263,38 @@ def test_key_status_with_a_key(capsys, urls, with_key):
     data = json.loads(out)
     assert data["limit_remaining_usd"] == "7.25" and data["is_free_tier"] is True
     assert with_key not in out
+
+
+def test_key_check_takes_the_free_cap_and_todays_count_from_openrouter(
+    capsys,
+    urls,
+    with_key,
+    openrouter_fake,  # noqa: F811
+):
+    # $5 of credits: off the free tier, and still 50 free requests a day; other tools on the
+    # account already sent 30 of them today
+    openrouter_fake.is_free_tier = False
+    openrouter_fake.free_daily = {"limit": 50, "remaining": 20, "used": 30}
+    code, out, err = run_cli(capsys, "key", "status", "--check", *urls)
+    assert code == 0, err
+    assert "50/UTC day (reported by OpenRouter (GET /key))" in out
+    assert "30 used, 20 left" in out
+    # saved: routing plans for 50 a day with 20 left, without asking again
+    code, out, _ = run_cli(capsys, "route", "--prompt", "hi", "--json")
+    why = " ".join(json.loads(out)["why"])
+    assert code == 0 and "20 free requests left today" in why
+    # the account's cap rises once 10 credits are bought: the next check says so
+    openrouter_fake.free_daily = {"limit": 1000, "remaining": 970, "used": 30}
+    code, out, _ = run_cli(capsys, "key", "status", "--check", "--json", *urls)
+    data = json.loads(out)
+    assert data["free_limits"]["per_day"] == 1000
+    assert data["free_model_daily_requests"] == {"limit": 1000, "remaining": 970, "used": 30}
+    # without the field: the rule, and it says so
+    openrouter_fake.free_daily = None
+    code, out, _ = run_cli(capsys, "key", "status", "--check", "--json", *urls)
+    data = json.loads(out)
+    assert data["free_model_daily_requests"] is None
+    assert data["free_limits"]["per_day"] == 1000  # the last reported cap is kept
 
 
 def test_rejected_key_is_one_line(capsys, urls, monkeypatch):

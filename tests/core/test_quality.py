@@ -1,4 +1,5 @@
-"""Quality and speed priors: benchmark > family > parameters, borrowed benchmarks, classifiers."""
+"""Quality priors with evidence and uncertainty (benchmark > base benchmark > fitted estimate >
+nothing), the fit's held-out error, classifiers and base models; speed priors."""
 
 from __future__ import annotations
 
@@ -12,10 +13,20 @@ import pytest
 from locallama_gui.core.catalogue import parse_ollama_tags, parse_openrouter_models
 from locallama_gui.core.models import Benchmarks, LocalDetails, ModelInfo, Pricing, Source, Tier
 from locallama_gui.core.quality import (
+    BASE_MODEL_CAP,
+    BENCHMARK_SD,
     DEFAULT_PRIOR,
+    EVIDENCE_BASE_BENCHMARK,
+    EVIDENCE_BENCHMARK,
+    EVIDENCE_CLASSIFIER,
+    EVIDENCE_ESTIMATE,
+    EVIDENCE_NOTHING,
+    EVIDENCE_OBSERVED,
+    NOTHING_SD,
+    PriorFit,
     base_id,
+    is_base_model,
     params_from_id,
-    params_prior,
     quality_prior,
     quantization_penalty,
     required_quality,
@@ -78,23 +89,71 @@ def ollama(data_dir: Path) -> list[ModelInfo]:
     )
 
 
-def test_benchmark_beats_family_beats_params():
-    # a gpt-5 family id with a poor benchmark: the benchmark wins
+def test_evidence_in_order_benchmark_base_estimate_nothing(real):
+    fit = PriorFit.for_models(real)
+    assert fit is not None
     with_bench = orm("openai/gpt-5-70b", bench=Benchmarks(intelligence_index=10.0))
-    p = quality_prior(with_bench, "chat")
-    assert p.source.startswith("benchmark")
+    p = quality_prior(with_bench, "chat", fit=fit)
+    assert p.evidence == EVIDENCE_BENCHMARK and p.source.startswith("benchmark")
     assert p.quality == pytest.approx(0.30 + 0.62 * 10 / 70)
-    # the same id without benchmarks: the family default, not the 70B in the id
-    fam = quality_prior(orm("openai/gpt-5-70b"), "chat")
-    assert fam.source == "family default: gpt-5"
-    assert fam.quality == 0.86
-    # no family: the parameter count in the id
-    par = quality_prior(orm("acme/unknown-70b"), "chat")
-    assert par.source.startswith("parameters: 70B")
-    assert par.quality == pytest.approx(params_prior(70))
-    # nothing at all
-    none = quality_prior(orm("acme/mystery"), "chat")
-    assert none.quality == DEFAULT_PRIOR and none.source.startswith("default")
+    assert p.sd == BENCHMARK_SD and p.low == pytest.approx(p.quality - BENCHMARK_SD)
+    lent = quality_prior(orm("openai/gpt-5-70b:free", tier=Tier.FREE), "chat", with_bench, fit)
+    assert lent.evidence == EVIDENCE_BASE_BENCHMARK and lent.quality == p.quality
+    assert lent.sd > p.sd and "openai/gpt-5-70b" in lent.source
+    est = quality_prior(orm("acme/unknown-70b"), "chat", fit=fit)
+    assert est.evidence == EVIDENCE_ESTIMATE and est.source.startswith("estimate from")
+    assert 0.05 < est.sd < NOTHING_SD and est.low < est.quality
+    none = quality_prior(orm("acme/mystery"), "chat")  # no fit: nothing known
+    assert none.evidence == EVIDENCE_NOTHING and none.quality == DEFAULT_PRIOR
+    assert none.sd == NOTHING_SD and none.low == pytest.approx(DEFAULT_PRIOR - NOTHING_SD)
+
+
+def test_the_fit_beats_the_old_guesses_on_held_out_models(real):
+    """The estimate's held-out error is measured, and far below what the size and family
+    guesses got wrong (+0.19 and +0.13 too high on average)."""
+    fit = PriorFit.for_models(real)
+    report = fit.report
+    assert report.models == 141 and report.folds == 5
+    assert abs(report.bias) < 0.02
+    assert report.mae < 0.06 and report.rmse < 0.08
+    # fewer facts, wider error: an estimate says how much it knows
+    facts = report.by_facts
+    assert facts["parameters+price+date"] < facts["vendor only"]
+    assert facts["price+date"] < facts["price"] < facts["vendor only"]
+    # refitted only when the benchmarked models change
+    assert PriorFit.for_models(list(real)) is fit
+    fewer = [m for m in real if m.id != next(x.id for x in real if x.benchmarks)]
+    assert PriorFit.for_models(fewer) is not fit
+
+
+def test_a_big_model_without_benchmarks_is_not_rated_from_its_size(real):
+    by_id = {m.id: m for m in real}
+    index = CatalogueIndex(real)
+    _, priors = index.quality("chat")
+    qwen = priors[index.by_id["qwen/qwen3-235b-a22b-2507"]]
+    assert qwen.evidence == EVIDENCE_ESTIMATE
+    assert qwen.quality < 0.7  # the old size rule said 0.85 from "235B"
+    assert "parameters" in qwen.source
+    assert by_id["qwen/qwen3-235b-a22b-2507"].benchmarks.intelligence_index is None
+
+
+def test_base_models_are_recognised_and_capped(real):
+    fit = PriorFit.for_models(real)
+    base = ModelInfo(
+        id="meta-llama/llama-3.1-405b",
+        name="Meta: Llama 3.1 405B (base)",
+        source=Source.OPENROUTER,
+        tier=Tier.PAID,
+        hugging_face_id="meta-llama/Meta-Llama-3.1-405B",
+        pricing=Pricing(prices={"prompt": D("0.000004"), "completion": D("0.000004")}),
+    )
+    assert is_base_model(base)
+    p = quality_prior(base, "math", fit=fit)
+    assert p.quality <= BASE_MODEL_CAP and "base model" in p.source
+    assert is_base_model(loc("llama3.1:8b-text", 8)) is False
+    assert is_base_model(loc("llama3:text", 8))
+    assert not is_base_model(orm("acme/database-helper"))
+    assert not is_base_model(orm("qwen/qwen2.5-coder-7b-instruct"))
 
 
 def test_benchmark_scale_and_cap():
@@ -131,41 +190,72 @@ def test_category_bonuses():
     assert quality_prior(thinker, "writing").quality == DEFAULT_PRIOR
 
 
-def test_family_order_specific_first():
-    assert quality_prior(orm("openai/gpt-5-nano"), None).quality == 0.58
-    assert quality_prior(orm("openai/gpt-5-mini"), None).quality == 0.72
-    assert quality_prior(orm("openai/gpt-5.1"), None).quality == 0.86
-    assert quality_prior(orm("google/gemini-2.5-flash-lite"), None).quality == 0.58
-    assert quality_prior(orm("google/gemini-2.5-flash"), None).quality == 0.68
-
-
-def test_params_prior_grows_with_size_and_is_capped():
-    sizes = [0.5, 1, 3, 8, 14, 32, 70]
-    qs = [params_prior(s) for s in sizes]
-    assert qs == sorted(qs) and len(set(qs)) == len(qs)
-    assert params_prior(1) == pytest.approx(0.333, abs=0.01)
-    assert params_prior(8) == pytest.approx(0.51, abs=0.01)
-    assert params_prior(2000) == 0.85
-    assert params_prior(0) >= 0.20
-
-
-def test_local_params_and_quantization(ollama):
+def test_local_models_are_estimated_with_their_quantization(ollama, real):
+    fit = PriorFit.for_models(real)
     by_id = {m.id: m for m in ollama}
-    q8 = quality_prior(by_id["wizardlm2:7b"], "chat")  # 7B, Q4_0
-    assert q8.source == "parameters: 7B, Q4_0"
-    assert q8.quality == pytest.approx(params_prior(7.0) - 0.02)
-    big = quality_prior(by_id["Nevoria-R1:latest"], "chat")  # 70.6B
-    small = quality_prior(by_id["gemma4:e4b"], "chat")  # 8B
-    assert big.quality > small.quality
+    q4 = quality_prior(by_id["wizardlm2:7b"], "chat", fit=fit)  # 7B, Q4_0
+    assert q4.evidence == EVIDENCE_ESTIMATE
+    assert "Q4_0 -0.02" in q4.source
+    # no price and no release date: the widest uncertainty the fit measured for parameters
+    assert q4.sd == pytest.approx(fit.report.by_facts["parameters"])
+    big = quality_prior(by_id["Nevoria-R1:latest"], "chat", fit=fit)  # 70.6B
+    small = quality_prior(by_id["gemma4:e4b"], "chat", fit=fit)  # 8B
+    assert big.quality != small.quality
     # heavier quantisation costs more
     assert quantization_penalty("Q2_K") > quantization_penalty("Q3_K_M")
     assert quantization_penalty("Q3_K_M") > quantization_penalty("Q4_K_M")
     assert quantization_penalty("Q4_K_M") > quantization_penalty("Q8_0") == 0.0
     assert quantization_penalty(None) == quantization_penalty("F16") == 0.0
     assert (
-        quality_prior(loc("x:70b", 70, "Q2_K"), None).quality
-        < quality_prior(loc("x:70b", 70, "Q8_0"), None).quality
+        quality_prior(loc("x:70b", 70, "Q2_K"), None, fit=fit).quality
+        < quality_prior(loc("x:70b", 70, "Q8_0"), None, fit=fit).quality
     )
+
+
+def test_an_old_catalogue_without_benchmarks_is_estimated_from_training(data_dir, real):
+    old = parse_openrouter_models(
+        json.loads((data_dir / "openrouter" / "models-2025-12-18.json").read_text())
+    ).models
+    assert not any(m.benchmarks for m in old)
+    alone = CatalogueIndex(old)
+    assert alone.prior_fit is None
+    assert {p.evidence for p in alone.quality("chat")[1]} <= {
+        EVIDENCE_NOTHING,
+        EVIDENCE_CLASSIFIER,
+        EVIDENCE_ESTIMATE,  # openrouter/free: the median of the free models
+    }
+    trained = CatalogueIndex(old, prior_training=real)
+    assert trained.prior_fit is PriorFit.for_models(real)
+    evidence = {p.evidence for p in trained.quality("chat")[1]}
+    assert EVIDENCE_ESTIMATE in evidence and EVIDENCE_NOTHING not in evidence
+
+
+def test_observed_runs_narrow_the_uncertainty_and_become_the_evidence():
+    from datetime import UTC, datetime
+
+    from locallama_gui.core.profiles import ALL, ModelProfile, Observed
+
+    model = orm("acme/mystery")
+    obs = Observed(
+        weight=12.0,
+        count=12,
+        success_rate=1.0,
+        quality=0.9,
+        quality_weight=12.0,
+        latency_ms=None,
+        ttft_ms=None,
+        tokens_per_s=None,
+        last_ts=datetime(2026, 8, 1, tzinfo=UTC),
+    )
+    prof = ModelProfile(model.id, {"chat": obs, ALL: obs})
+    plain = CatalogueIndex([model])
+    seen = CatalogueIndex([model], {model.id: prof})
+    assert plain.evidence("chat") == (EVIDENCE_NOTHING,)
+    assert seen.evidence("chat") == (EVIDENCE_OBSERVED,)
+    q, low = seen.quality("chat")[0][0], seen.quality_low("chat")[0]
+    assert q == pytest.approx((4 * DEFAULT_PRIOR + 12 * 0.9) / 16)
+    assert q - low == pytest.approx(NOTHING_SD * 0.5)  # sqrt(4 / 16)
+    assert seen.quality_low("chat")[0] > plain.quality_low("chat")[0]
 
 
 def test_params_from_id():
@@ -187,11 +277,12 @@ def test_free_variant_borrows_base_benchmarks():
     variant = orm("acme/model:free", tier=Tier.FREE)
     direct = quality_prior(variant, "chat", benchmarks_from=base)
     assert direct.quality == quality_prior(base, "chat").quality
-    assert direct.source.startswith("benchmark")
+    assert direct.source.startswith("base model's benchmark: acme/model")
     index = CatalogueIndex([variant, base])
     qs, priors = index.quality("code")
     i, j = index.by_id["acme/model:free"], index.by_id["acme/model"]
-    assert priors[i] == priors[j]
+    assert priors[i].quality == priors[j].quality
+    assert (priors[i].evidence, priors[j].evidence) == (EVIDENCE_BASE_BENCHMARK, EVIDENCE_BENCHMARK)
     assert qs[i] == qs[j] == pytest.approx(0.30 + 0.62 * 40 / 80)
     # a variant with benchmarks of its own keeps them
     own = orm("acme/model:free", tier=Tier.FREE, bench=Benchmarks(intelligence_index=20.0))
@@ -222,7 +313,7 @@ def test_classifiers_rated_low(real):
     ):
         p = quality_prior(by_id[mid], "chat")
         assert p.quality == 0.10, mid
-        assert "classifier" in p.source
+        assert p.evidence == EVIDENCE_CLASSIFIER and "classifier" in p.source
     # even with a benchmark of its own
     m = orm("acme/content-safety-big", bench=Benchmarks(intelligence_index=60.0))
     assert quality_prior(m, "code").quality == 0.10
@@ -252,7 +343,7 @@ def test_openrouter_free_alone_keeps_its_own_prior():
 
 
 def test_required_quality_grows_with_complexity():
-    assert required_quality(0.0) == pytest.approx(0.30)
+    assert required_quality(0.0) == pytest.approx(0.20)
     assert required_quality(1.0) == pytest.approx(0.85)
     assert required_quality(2.0) == required_quality(1.0)
     assert required_quality(-1.0) == required_quality(0.0)

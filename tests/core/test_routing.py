@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,6 +23,7 @@ from locallama_gui.core.models import (
 from locallama_gui.core.profiles import build_profiles
 from locallama_gui.core.quota import QuotaStatus
 from locallama_gui.core.routing import (
+    FREE_REQUEST_UNIT_USD,
     REASON_TEXT,
     CatalogueIndex,
     FreePreference,
@@ -30,9 +32,11 @@ from locallama_gui.core.routing import (
     Reason,
     RoutingContext,
     Task,
+    free_request_price,
     route,
 )
 from locallama_gui.core.samples import PerformanceSample
+from tests.conftest import DATA
 
 D = Decimal
 NOW = datetime(2026, 8, 14, 12, 0, tzinfo=UTC)
@@ -117,12 +121,39 @@ def variable(model_id: str = "openrouter/auto") -> ModelInfo:
     )
 
 
+#: The benchmarked models the quality estimates are fitted on (a real catalogue): the small
+#: catalogues of these tests have too few benchmarks of their own.
+TRAINING = parse_openrouter_models(
+    json.loads((DATA / "openrouter" / "models-2026-08-14.json").read_text())
+).models
+
+
 def ctx(models, **kw) -> RoutingContext:
     profiles = kw.pop("profiles", None)
-    return RoutingContext.build(models, kw.pop("now", NOW), profiles, **kw)
+    now = kw.pop("now", NOW)
+    training = kw.pop("prior_training", TRAINING)
+    return RoutingContext(
+        index=CatalogueIndex(models, profiles, prior_training=training), now=now, **kw
+    )
 
 
 LOCAL8 = local("llama3.1:8b", 8.0)
+#: Graded runs of LOCAL8 (quality 0.6, twelve of them): without them it is only estimated
+#: from its size, and a task of complexity 0.1 already asks more than its lower bound.
+SEEN_LOCAL8 = build_profiles(
+    [
+        PerformanceSample(
+            model_id="llama3.1:8b",
+            source="ollama",
+            category="chat",
+            ts=NOW - timedelta(minutes=k),
+            success=True,
+            quality=0.6,
+        )
+        for k in range(12)
+    ],
+    NOW,
+)
 FREE_GOOD = free("acme/good:free", 49.0)  # quality 0.734
 PAID_GOOD = paid("acme/good", "0.000001", "0.000002", 49.0)
 PAID_GREAT = paid("acme/great", "0.000003", "0.000015", 63.0)  # quality 0.858
@@ -307,7 +338,11 @@ def test_missing_capability(caps, category, ok_id):
     ],
 )
 def test_free_quota_used_up(quota, reason):
-    d = route(Task(prompt_tokens=10, complexity=0.1), Policy(), ctx(KNOWN, quota=quota))
+    d = route(
+        Task(prompt_tokens=10, complexity=0.1),
+        Policy(),
+        ctx(KNOWN, quota=quota, profiles=SEEN_LOCAL8),
+    )
     assert reasons(d) == {"acme/good:free": reason}
     assert d.chosen.id == "llama3.1:8b"  # $0 without quota takes over
     assert "acme/good:free" not in d.chain_ids
@@ -315,9 +350,13 @@ def test_free_quota_used_up(quota, reason):
 
 def test_free_quota_available_keeps_free_models():
     q = QuotaStatus(NOW, 20, 50, used_minute=19, used_day=49)
-    d = route(Task(prompt_tokens=10, complexity=0.1), Policy(), ctx(KNOWN, quota=q))
+    # first come, first served (quota-aware routing keeps the last free request of the day
+    # for a task whose paid alternative costs more than this one's)
+    d = route(
+        Task(prompt_tokens=10, complexity=0.1), Policy(quota_aware=False), ctx(KNOWN, quota=q)
+    )
     assert d.chosen.id == "acme/good:free"
-    assert "49" not in " ".join(d.why) and "1 free requests left today" in " ".join(d.why)
+    assert "49 free" not in " ".join(d.why) and "1 free requests left today" in " ".join(d.why)
 
 
 def test_variable_price_with_budget():
@@ -404,7 +443,7 @@ def test_every_reason_has_text():
 
 
 def test_prefer_puts_zero_cost_first_then_paid_tail():
-    d = route(Task(prompt_tokens=100, complexity=0.2), Policy(), ctx(KNOWN))
+    d = route(Task(prompt_tokens=100, complexity=0.2), Policy(), ctx(KNOWN, profiles=SEEN_LOCAL8))
     assert d.chosen.tier in (Tier.FREE, Tier.LOCAL)
     assert d.chain[-1].tier is Tier.PAID
     assert [c.tier for c in d.candidates[:2]] == sorted(
@@ -433,7 +472,11 @@ def test_off_with_cost_priority_still_puts_zero_cost_first():
 
 def test_avoid_uses_free_models_last():
     task = Task(prompt_tokens=100, complexity=0.2)
-    d = route(task, Policy(free_preference=FreePreference.AVOID, fallback_depth=5), ctx(KNOWN))
+    d = route(
+        task,
+        Policy(free_preference=FreePreference.AVOID, fallback_depth=5),
+        ctx(KNOWN, profiles=SEEN_LOCAL8),
+    )
     assert d.chosen.tier is not Tier.FREE
     ids = [c.id for c in d.candidates]
     assert ids[-1] == "acme/good:free"
@@ -785,3 +828,113 @@ def test_avoid_keeps_free_fallbacks_when_the_only_paid_model_is_chosen():
     assert d.chain[0].tier is Tier.PAID
     assert len(d.chain_ids) > 1
     assert all(c.tier is Tier.FREE for c in d.chain[1:])
+
+
+def test_a_chain_holds_an_alias_or_its_target_never_both(real):
+    openrouter = [m for m in real if m.source is Source.OPENROUTER]
+    index = CatalogueIndex(openrouter)
+    alias = index.by_id["~anthropic/claude-sonnet-latest"]
+    target = index.by_id["anthropic/claude-sonnet-5"]
+    assert index.underlying[alias] == target
+    # the alias is rated from its target's benchmarks
+    _, priors = index.quality("code")
+    assert priors[alias].quality == priors[target].quality
+    assert priors[alias].evidence == "base benchmark"
+    only = [m for m in openrouter if "claude-sonnet" in m.id or m.id.startswith("~anthropic")]
+    context = RoutingContext(index=CatalogueIndex(only), now=NOW)
+    for pinned in (None, "~anthropic/claude-sonnet-latest"):
+        d = route(
+            Task(prompt_tokens=500, complexity=0.8, category="code"),
+            Policy(fallback_depth=6, pinned=pinned),
+            context,
+        )
+        ids = d.chain_ids
+        assert len(ids) == len(set(ids)) >= 3
+        assert not {"~anthropic/claude-sonnet-latest", "anthropic/claude-sonnet-5"} <= set(ids)
+
+
+# --- free requests are scarce, local ones are not -------------------------------------------
+
+
+def test_a_good_enough_local_model_comes_before_a_free_one():
+    q = QuotaStatus(NOW, 20, 50, used_minute=0, used_day=0)
+    task = Task(prompt_tokens=10, complexity=0.1)
+    d = route(task, Policy(), ctx(KNOWN, quota=q, profiles=SEEN_LOCAL8))
+    assert d.chosen.id == "llama3.1:8b"
+    assert d.chain_ids.index("acme/good:free") > 0
+    # first come, first served: the best-scoring $0 model, whichever it is
+    fcfs = route(task, Policy(quota_aware=False), ctx(KNOWN, quota=q, profiles=SEEN_LOCAL8))
+    assert fcfs.chosen.id == "acme/good:free"
+    # a local model that is not known to be good enough does not jump the queue
+    unseen = route(Task(prompt_tokens=10, complexity=0.3), Policy(), ctx(KNOWN, quota=q))
+    assert unseen.chosen.id != "llama3.1:8b"
+
+
+def test_the_price_of_a_free_request_rises_as_the_quota_runs_down():
+    midnight = NOW.replace(hour=0)
+    prices = [
+        free_request_price(QuotaStatus(midnight, 20, 50, 0, used)) for used in range(0, 51, 5)
+    ]
+    assert prices[0] == 0.0
+    assert prices == sorted(prices) and len(set(prices)) == len(prices)
+    assert prices[5] == pytest.approx(FREE_REQUEST_UNIT_USD * 0.25 / 0.52)
+    assert prices[-1] > 100 * prices[5]
+    # what is left at midnight is worth nothing: the price falls as the day ends
+    noon = free_request_price(QuotaStatus(NOW, 20, 50, 0, 25))
+    late = free_request_price(QuotaStatus(NOW.replace(hour=23, minute=59), 20, 50, 0, 25))
+    assert noon == pytest.approx(prices[5] / 2) and late < prices[5] / 1000
+
+
+def test_scarce_free_requests_go_to_the_tasks_whose_paid_alternative_is_dearest():
+    free_only = [FREE_GOOD, PAID_GOOD, PAID_GREAT]
+    early = QuotaStatus(NOW, 20, 50, 0, 2)
+    late = QuotaStatus(NOW, 20, 50, 0, 45)
+    cheap = Task(prompt_tokens=50, output_tokens=50, complexity=0.2)
+    dear = Task(prompt_tokens=100_000, output_tokens=4000, complexity=0.2)
+    assert route(cheap, Policy(), ctx(free_only, quota=early)).chosen.id == "acme/good:free"
+    late_cheap = route(cheap, Policy(), ctx(free_only, quota=late))
+    assert late_cheap.chosen.tier is Tier.PAID
+    assert "acme/good:free" in late_cheap.chain_ids  # still a fallback
+    assert any("Free requests are scarce today (5 of 50 left)" in w for w in late_cheap.why)
+    assert route(dear, Policy(), ctx(free_only, quota=late)).chosen.id == "acme/good:free"
+    fcfs = route(cheap, Policy(quota_aware=False), ctx(free_only, quota=late))
+    assert fcfs.chosen.id == "acme/good:free"
+
+
+def test_quota_aware_routing_saves_against_first_come_first_served(real):
+    from locallama_gui.core.simulation import Scenario, generate_tasks, simulate
+
+    index = CatalogueIndex([m for m in real if m.source is Source.OPENROUTER])
+    tasks = generate_tasks(Scenario(tasks=1200, tasks_per_day=300, seed=3, start=NOW))
+    aware = simulate(tasks, Policy(), index)
+    fcfs = simulate(tasks, Policy(quota_aware=False), index)
+    assert aware.total_cost_usd < fcfs.total_cost_usd
+    # the same free requests, spent on dearer tasks
+    assert abs(aware.tier_counts.get("free", 0) - fcfs.tier_counts.get("free", 0)) <= 50
+
+
+def test_images_are_billed_per_image_and_keep_the_budget(real):
+    """One image can cost more than the whole budget: route and its estimate bill it."""
+    eyes = paid("acme/eyes", "0.000001", "0.000001", 60.0, inputs=("text", "image"))
+    eyes = dataclasses.replace(
+        eyes,
+        pricing=Pricing(
+            prices={"prompt": D("0.000001"), "completion": D("0.000001"), "image": D("0.01")}
+        ),
+    )
+    cheap_eyes = paid("acme/cheap-eyes", "0.000002", "0.000002", 55.0, inputs=("text", "image"))
+    blind = paid("acme/blind", "0.0000001", "0.0000001", 60.0)
+    models = [eyes, cheap_eyes, blind]
+    task = Task(prompt_tokens=1000, output_tokens=100, complexity=0.2, images=2)
+    d = route(task, Policy(budget_usd=D("0.005")), ctx(models))
+    assert "acme/blind" not in d.chain_ids  # an image needs vision
+    assert d.chosen.id == "acme/cheap-eyes"
+    rejected = {r.model_id: r for r in d.rejected}
+    assert rejected["acme/eyes"].reason is Reason.OVER_BUDGET  # $0.02 of images alone
+    assert rejected["acme/eyes"].detail.startswith("$0.0211")
+    free_budget = route(task, Policy(), ctx(models))
+    by_id = {c.id: c for c in free_budget.candidates}
+    assert by_id["acme/eyes"].cost_usd == D("0.000001") * 1100 + D("0.02")
+    assert free_budget.estimated_cost_usd == by_id[free_budget.chosen.id].cost_usd
+    with pytest.raises(ValueError):
+        Task(prompt_tokens=1, images=-1)

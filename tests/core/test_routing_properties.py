@@ -26,6 +26,7 @@ from locallama_gui.core.models import (
     Usage,
 )
 from locallama_gui.core.profiles import build_profiles
+from locallama_gui.core.quality import EVIDENCE_CLASSIFIER, EVIDENCE_ORDER
 from locallama_gui.core.quota import QuotaStatus
 from locallama_gui.core.routing import (
     ASSUMED_CONTEXT,
@@ -435,18 +436,22 @@ def check_decision(d: RouteDecision, task: Task, policy: Policy, ctx: RoutingCon
         only_paid_is_chosen = len(paid_candidates) == 1 and paid_candidates[0].id == chain_ids[0]
         assert by_id[chain_ids[-1]].tier is Tier.PAID or only_paid_is_chosen
 
-    # below threshold: nothing eligible, and chosen is the best available by quality
+    # below threshold: nothing eligible, and chosen is the best available by quality.
+    # "Good enough" is judged on the lower confidence bound, never above the prediction.
     required = d.required_quality
+    for c in d.candidates:
+        assert 0.0 <= c.quality_low <= c.quality <= 1.0
+        assert c.evidence in (*EVIDENCE_ORDER, EVIDENCE_CLASSIFIER)
     if chosen is None:
         assert not d.below_threshold
     elif d.below_threshold:
         if policy.pinned is None:
-            assert all(c.quality < required for c in d.candidates)
+            assert all(c.quality_low < required for c in d.candidates)
             assert chosen.quality == max(c.quality for c in d.candidates)
     else:
-        assert chosen.quality >= required
+        assert chosen.quality_low >= required
     for c in d.candidates:
-        assert c.eligible == (c.quality >= required)
+        assert c.eligible == (c.quality_low >= required)
 
     # candidates come in routing order: eligible by group then best score, then the rest
     # best quality first; the chain is what the contract builds from that full order
@@ -570,9 +575,20 @@ def assert_chain_follows_contract(
     if pin is not None:
         lead = [pin, *(c for c in lead if c.id != pin.id)]
     depth = policy.fallback_depth
-    chain = [c.id for c in lead[: 1 + depth]]
+    index = d.context.index
+    same = {m.id: index.underlying[k] for k, m in enumerate(index.models)}
+    chain: list[str] = []
+    held: set[int] = set()  # an alias and its target are one model: once in a chain
+
+    def take(cands) -> None:
+        for c in cands:
+            if len(chain) < 1 + depth and same[c.id] not in held:
+                chain.append(c.id)
+                held.add(same[c.id])
+
+    take(lead)
     if len(chain) < 1 + depth and elig:
-        chain += [c.id for c in below if c.id not in chain][: 1 + depth - len(chain)]
+        take(below)
     tiers = {c.id: c.tier for c in d.candidates}
     paid_ok = (
         policy.allow_paid
@@ -581,7 +597,12 @@ def assert_chain_follows_contract(
     )
     if paid_ok and chain and tiers[chain[-1]] is not Tier.PAID:
         extra = next(
-            (c.id for c in [*elig, *below] if c.tier is Tier.PAID and c.id not in chain), None
+            (
+                c.id
+                for c in [*elig, *below]
+                if c.tier is Tier.PAID and c.id not in chain and same[c.id] not in held
+            ),
+            None,
         )
         if extra is not None:
             if len(chain) > depth and len(chain) > 1:

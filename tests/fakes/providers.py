@@ -145,6 +145,7 @@ class OpenRouterFake(_OpenAIChatMixin):
     def __init__(self, *args: Any, api_key: str = FAKE_API_KEY, **kwargs: Any) -> None:
         self.api_key = api_key
         self.is_free_tier = True
+        self.free_daily: dict | None = None  # free_model_daily_requests on /key
         self.key_path_missing = False
         super().__init__(*args, **kwargs)
 
@@ -191,6 +192,8 @@ class OpenRouterFake(_OpenAIChatMixin):
             "expires_at": None,
             "rate_limit": {"requests": -1, "interval": "10s", "note": "deprecated"},
         }
+        if self.free_daily is not None:  # {limit, remaining, used}, as OpenRouter documents
+            data["free_model_daily_requests"] = self.free_daily
         self.send_json(h, 200, {"data": data})
 
     def _chat(self, h: _Handler, req: RecordedRequest) -> None:

@@ -86,12 +86,31 @@ def test_models_lists_the_virtual_models_then_every_routable_model(gateway, serv
 # --- routing and passthrough ------------------------------------------------------------------
 
 
-def test_auto_is_routed_and_the_response_names_the_model_that_served(gateway, services):
+def test_trivial_work_goes_to_a_good_enough_local_model_before_a_free_one(gateway, services):
     raw = client(gateway).chat.completions.with_raw_response.create(
         model="locallama/auto", messages=HELLO
     )
+    # free requests are scarce and local ones are not: "Say hello" stays on this machine
+    assert raw.headers["x-locallama-tier"] == Tier.LOCAL.value
+    assert raw.parse().choices[0].message.content == REPLY_TEXT
+
+
+def test_auto_is_routed_and_the_response_names_the_model_that_served(gateway, services):
+    hard = [
+        {
+            "role": "user",
+            "content": "Prove step by step why the algorithm is correct, then explain and derive "
+            "its complexity, compare it with two alternatives and implement it:\n"
+            "```python\ndef f(xs):\n    return sorted(xs)\n```\n1. proof\n2. analysis\n"
+            "3. comparison\n4. code?",
+        }
+    ]
+    raw = client(gateway).chat.completions.with_raw_response.create(
+        model="locallama/auto", messages=hard
+    )
     completion = raw.parse()
-    # the chain starts with a free OpenRouter model; the fake answers with its capture
+    # more than a local model estimated from its size is known to do: the chain starts with a
+    # free OpenRouter model; the fake answers with its capture
     assert completion.choices[0].message.content == CAPTURED_TEXT
     served = raw.headers["x-locallama-model"]
     assert completion.model == served == CAPTURED_MODEL
@@ -200,7 +219,7 @@ def test_a_free_per_day_429_falls_back_past_every_free_model(gateway, upstream, 
 
 @pytest.mark.parametrize(
     ("fault", "options"),
-    [(fk.SERVER_ERROR, {}), (fk.BAD_GATEWAY, {}), (fk.HANG, {"hang_s": 4}), (fk.HTML, {})],
+    [(fk.SERVER_ERROR, {}), (fk.BAD_GATEWAY, {}), (fk.STREAM_DROP, {}), (fk.HTML, {})],
 )
 def test_5xx_timeouts_and_garbage_move_on_to_the_next_model(gateway, upstream, fault, options):
     upstream.openrouter.fail_next(CHAT, fault, **options)
@@ -210,6 +229,24 @@ def test_5xx_timeouts_and_garbage_move_on_to_the_next_model(gateway, upstream, f
     assert raw.parse().choices[0].message.content == CAPTURED_TEXT
     first, second = (r.json["model"] for r in upstream.openrouter.requests_to(CHAT))
     assert first != second == raw.headers["x-locallama-routed-model"]
+
+
+def test_an_upstream_host_that_holds_the_first_byte_costs_one_timeout(gateway, upstream, services):
+    # the per-host breaker: the other models on that host are skipped, not waited for in turn
+    upstream.openrouter.fail_next(CHAT, fk.HANG, hang_s=4)
+    started = time.monotonic()
+    try:
+        raw = client(gateway).chat.completions.with_raw_response.create(
+            model="locallama/auto", messages=HELLO, tools=TOOLS
+        )
+    except openai.APIStatusError as e:  # every model of the chain was on that host
+        assert e.status_code == 504
+        assert "did not answer (timed out after 2 s)" in e.message
+        assert "other models on it skipped" in e.message
+    else:  # the chain went on to another host
+        assert tier_of(services, raw.headers["x-locallama-model"]) is Tier.LOCAL
+    assert len(upstream.openrouter.requests_to(CHAT)) == 1
+    assert time.monotonic() - started < 3 * 2.0  # one 2 s read timeout, not one per model
 
 
 def test_a_failure_before_anything_was_sent_moves_on(gateway, upstream):

@@ -14,6 +14,7 @@ from locallama_gui.gateway.service import (
     bearer,
     client_name,
     failure,
+    image_count,
     meaningful,
     needs_of,
     token_matches,
@@ -58,6 +59,9 @@ def test_needs_are_read_from_the_request():
     }
     assert needs_of(body) == {"tools", "vision", "json"}
     assert needs_of({"messages": [{"role": "user", "content": "hi"}]}) == frozenset()
+    two = [{"role": "user", "content": [image, {"type": "text", "text": "and"}, image]}]
+    assert image_count(body["messages"]) == 1 and image_count(two) == 2
+    assert image_count([{"role": "user", "content": "no images"}]) == 0
 
 
 def test_a_role_only_chunk_is_held_back_and_content_is_not():

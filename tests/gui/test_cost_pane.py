@@ -15,7 +15,7 @@ from locallama_gui.core.models import Tier, Usage, decimal_str
 from locallama_gui.core.routing import Task
 from locallama_gui.core.tokens import estimate_tokens
 from locallama_gui.gui.controller import AppController
-from locallama_gui.gui.models.cost_model import CostInputs
+from locallama_gui.gui.models.cost_model import CostInputs, money_text
 from locallama_gui.gui.panes.cost import CostPane
 
 FREE = "cohere/north-mini-code:free"
@@ -104,8 +104,8 @@ def test_three_models_free_paid_variable(qtbot, pane, controller):
     assert paid.per_request == est.total_usd
     assert paid.per_day == est.total_usd * 250  # exact Decimal arithmetic
     assert paid.per_month == est.total_usd * 250 * 30
-    assert cell(pane, PAID, "Per day") == format_usd(est.total_usd * 250)
-    assert cell(pane, PAID, "Per month") == format_usd(est.total_usd * 250 * 30)
+    assert cell(pane, PAID, "Per day") == money_text(est.total_usd * 250)
+    assert cell(pane, PAID, "Per month") == money_text(est.total_usd * 250 * 30)
     assert cell(pane, PAID, "Limits") == "per token"
 
     # sorting by month puts $0 first and unknown last (raw values in the sort role)
@@ -152,7 +152,7 @@ def test_baseline_savings(qtbot, pane):
     assert mini.savings_month == base.per_month - mini.per_month
     assert free.savings_month == base.per_month
     assert cell(pane, BASE, "Vs baseline / month") == "baseline"
-    assert cell(pane, PAID, "Vs baseline / month") == f"saves {format_usd(mini.savings_month)}"
+    assert cell(pane, PAID, "Vs baseline / month") == f"saves {money_text(mini.savings_month)}"
     assert f"Against {BASE}" in pane.summary.text()
     assert f"{FREE} saves {format_usd(base.per_month, 2)}/month" in pane.summary.text()
 
@@ -235,3 +235,19 @@ def test_projection_matches_the_core(qtbot, pane, controller):
         proj.per_day,
         proj.per_month,
     )
+
+
+def test_images_are_billed_per_image(qtbot, pane, controller):
+    """A model that prices images bills each one; a per-image price is part of the cost."""
+    eyes = "google/gemini-3.7-flash"
+    pane.set_token_counts(1000, 100)
+    pane.requests.setValue(10)
+    pane.images.setValue(3)
+    pane.set_models([eyes])
+    settle(qtbot, pane, [eyes], CostInputs(1000, 100, 10, images=3))
+    with_images = controller.services.estimate(
+        eyes, Usage(prompt_tokens=1000, completion_tokens=100, images=3)
+    )
+    without = controller.services.estimate(eyes, Usage(prompt_tokens=1000, completion_tokens=100))
+    assert with_images.total_usd > without.total_usd
+    assert pane.row_for(eyes).per_request == with_images.total_usd

@@ -232,25 +232,34 @@ def test_validate_shows_the_key_and_sets_the_free_cap(
 ):
     c = fake_controller
     w = _widget(qtbot, c)
-    assert c.services.settings.routing.credits_purchased is None
+    assert c.services.settings.routing.free_daily_cap_reported is None
+    # OpenRouter says nothing of the cap: the 50/1000 rule, and the row says so
     status = _validate(qtbot, w)
     assert status.is_free_tier is True
     assert w.result_value("Label") == "sk-or-v1-fak...DEF"  # masked by OpenRouter: shown
     assert w.result_value("Usage") == "$3.25 (today $0.50, this week $1.25, this month $3.25)"
     assert w.result_value("Limit") == "$10.50, $7.25 left, resets monthly"
-    assert w.result_value("Free tier") == "yes (no credits bought): 50 free-model requests a day"
-    qtbot.waitUntil(lambda: c.services.settings.routing.credits_purchased is False, timeout=5000)
+    assert w.result_value("Free models").startswith("OpenRouter did not say; by the 50/1000 rule")
     assert c.services.quota_status().per_day == 50
     assert openrouter_fake.requests_to("/key")[-1].headers["authorization"] == (
         f"Bearer {fake_api_key}"
     )
 
-    openrouter_fake.is_free_tier = False  # ten credits were bought since
+    # $5 bought: off the free tier, still 50 a day; never 1000 from is_free_tier
+    openrouter_fake.is_free_tier = False
+    openrouter_fake.free_daily = {"limit": 50, "remaining": 38, "used": 12}
     _validate(qtbot, w)
-    assert w.result_value("Free tier") == "no (credits bought): 1,000 free-model requests a day"
-    qtbot.waitUntil(lambda: c.services.settings.routing.credits_purchased is True, timeout=5000)
+    assert w.result_value("Free models").startswith("50 requests a day, 38 left today")
+    assert c.services.quota_status().per_day == 50
+    assert c.services.quota_status().used_day >= 12
+
+    openrouter_fake.free_daily = {"limit": 1000, "remaining": 988, "used": 12}  # ten bought
+    _validate(qtbot, w)
+    assert w.result_value("Free models").startswith("1,000 requests a day, 988 left today")
     assert c.services.quota_status().per_day == 1000
-    qtbot.waitUntil(lambda: "credits_purchased = true" in settings_path().read_text(), timeout=5000)
+    qtbot.waitUntil(
+        lambda: "free_daily_cap_reported = 1000" in settings_path().read_text(), timeout=5000
+    )
     assert "1,000 requests a day" in w.message
     assert fake_api_key not in _texts(w)
 
@@ -300,5 +309,5 @@ def test_status_lines_never_carry_a_label_judged_unsafe():
     rows = dict(key_status_lines(status, label_is_safe=True))
     assert rows["Label"] == "sk-or-v1-abc...xyz"
     assert rows["Limit"] == "none on this key"
-    assert rows["Free tier"] == "unknown: assuming 50 free-model requests a day"
+    assert rows["Free models"].startswith("OpenRouter did not say; by the 50/1000 rule")
     assert dict(key_status_lines(status, label_is_safe=False))["Label"] == HIDDEN_LABEL

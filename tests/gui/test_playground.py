@@ -279,6 +279,26 @@ def test_two_policies_side_by_side_and_export(qtbot, pane, controller, tmp_path)
     assert '"total_cost_usd"' in json_path.read_text(encoding="utf-8")
 
 
+def test_quota_aware_against_first_come_first_served(qtbot, pane, controller):
+    batch = pane.batch
+    pane.tabs.setCurrentWidget(batch)
+    batch.set_scenario(Scenario(tasks=400, tasks_per_day=200, seed=3))
+    batch.compare.setChecked(True)
+    batch.policy_b.set_free_preference(FreePreference.PREFER.value)
+    batch.policy_b.quota_aware.setChecked(False)
+    outcome = _run_batch(qtbot, batch)
+    a, b = outcome.runs
+    assert a.policy.quota_aware and not b.policy.quota_aware
+    assert b.name.endswith("free first come, first served")
+    assert a.result.total_cost_usd < b.result.total_cost_usd
+    services = controller.services
+    tasks = generate_tasks(batch.scenario())
+    fcfs = services.simulate(
+        tasks, services.default_policy(quota_aware=False), baseline_id=BASELINE
+    )
+    assert b.result.total_cost_usd == fcfs.total_cost_usd
+
+
 def test_big_batch_cancels_with_escape(qtbot, pane):
     batch = pane.batch
     pane.tabs.setCurrentWidget(batch)

@@ -87,10 +87,12 @@ def test_the_key_leaves_no_trace_in_any_file(
         with qtbot.waitSignal(kw.saved, timeout=10_000):
             qtbot.mouseClick(kw.save_button, Qt.MouseButton.LeftButton)
         assert memory_keyring.passwords[(SERVICE, USERNAME)] == SWEEP_KEY
+        fake.free_daily = {"limit": 50, "remaining": 50, "used": 0}  # saved in the settings
         with qtbot.waitSignal(kw.validated, timeout=15_000):
             qtbot.mouseClick(kw.validate_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(
-            lambda: controller.services.settings.routing.credits_purchased is False, timeout=5000
+            lambda: controller.services.settings.routing.free_daily_cap_reported == 50,
+            timeout=5000,
         )
 
         # Refresh the catalogue from the fake (stored in the database).

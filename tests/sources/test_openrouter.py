@@ -123,9 +123,30 @@ async def test_key_status(client, openrouter_fake, fake_api_key):
 @pytest.mark.asyncio
 async def test_key_status_paid_account_has_1000_free_per_day(client, openrouter_fake, fake_api_key):
     openrouter_fake.is_free_tier = False
+    openrouter_fake.free_daily = {"limit": 1000, "remaining": 988, "used": 12}
     status = await client.key_status(fake_api_key)
     assert status.free_daily_cap == 1000
+    assert (status.free_daily_remaining, status.free_daily_used) == (988, 12)
     assert status.free_limits.per_minute == 20
+
+
+@pytest.mark.asyncio
+async def test_the_free_cap_is_what_key_reports_not_is_free_tier(
+    client, openrouter_fake, fake_api_key
+):
+    """$5 of credits bought: not on the free tier, and still 50 free requests a day."""
+    openrouter_fake.is_free_tier = False
+    openrouter_fake.free_daily = {"limit": 50, "remaining": 41}
+    status = await client.key_status(fake_api_key)
+    assert status.free_daily_cap == 50 and status.free_cap_reported
+    assert (status.free_daily_remaining, status.free_daily_used) == (41, 9)
+    # absent: the rule's lower cap, never 1000 from is_free_tier
+    openrouter_fake.free_daily = None
+    status = await client.key_status(fake_api_key)
+    assert status.free_daily_cap == 50 and not status.free_cap_reported
+    # odd values count as absent
+    openrouter_fake.free_daily = {"limit": "lots", "remaining": -3}
+    assert not (await client.key_status(fake_api_key)).free_cap_reported
 
 
 @pytest.mark.asyncio

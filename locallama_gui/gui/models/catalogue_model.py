@@ -155,6 +155,29 @@ class CatalogueRow:
     quality: float | None = None
     quality_source: str | None = None
     observed: Observed | None = None
+    quality_low: float | None = None  # the lower bound "good enough" is judged on
+    evidence: str | None = None  # observed, benchmark, base benchmark, estimate, nothing
+
+
+def quality_text(row: CatalogueRow) -> str:
+    """``0.62 ±0.04`` (the spread down to the lower bound), ``0.62`` when it has none."""
+    if row.quality is None:
+        return ""
+    if row.quality_low is None or row.quality - row.quality_low < 0.005:
+        return f"{row.quality:.2f}"
+    return f"{row.quality:.2f} ±{row.quality - row.quality_low:.2f}"
+
+
+def quality_tip(row: CatalogueRow) -> str | None:
+    if row.quality_source is None:
+        return None
+    lead = f"Rests on: {row.evidence}. " if row.evidence else ""
+    low = (
+        f" Judged good enough on its lower bound, {row.quality_low:.2f}."
+        if row.quality_low is not None
+        else ""
+    )
+    return f"{lead}{row.quality_source}.{low}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +210,7 @@ def _cells(row: CatalogueRow) -> _Cells:
         format_tokens(m.max_output_tokens),
         modalities_text(m),
         "✓" if m.supports_tools else "",
-        "" if row.quality is None else f"{row.quality:.2f}",
+        quality_text(row),
         format_latency(latency),
         "" if tps is None else f"{tps:.1f}",
         "" if success is None else f"{success * 100:.0f}%",
@@ -219,7 +242,7 @@ def _cells(row: CatalogueRow) -> _Cells:
         None,
         None,
         None,
-        row.quality_source,
+        quality_tip(row),
         None if obs is None else f"{obs.count} runs observed",
         None,
         None,

@@ -33,6 +33,17 @@ ROW_ROLE = int(Qt.ItemDataRole.UserRole) + 2
 #: Unknown amounts sort after every known one.
 UNKNOWN_SORT = float("inf")
 DAYS_PER_MONTH = 30
+#: The roles :class:`RecordTableModel` answers; a view asks for a dozen per cell (font,
+#: colours, check state...), so the rest return at once.
+_ANSWERED_ROLES = frozenset(
+    {
+        int(Qt.ItemDataRole.DisplayRole),
+        int(Qt.ItemDataRole.TextAlignmentRole),
+        int(Qt.ItemDataRole.ToolTipRole),
+        SORT_ROLE,
+        ROW_ROLE,
+    }
+)
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -102,7 +113,7 @@ class RecordTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._rows):
+        if role not in _ANSWERED_ROLES or not index.isValid() or index.row() >= len(self._rows):
             return None
         rec = self._rows[index.row()]
         col = self._columns[index.column()]
@@ -174,6 +185,7 @@ class CostInputs:
     output_tokens: int
     requests_per_day: int
     days: int = DAYS_PER_MONTH
+    images: int = 0  # per request, billed per image where a model prices them
 
 
 def limits_label(
@@ -212,7 +224,11 @@ def compute_cost_rows(
     at: datetime | None = None,
 ) -> list[CostRow]:
     """Price ``inputs`` on every model (blocking: call it through the task runner)."""
-    usage = Usage(prompt_tokens=inputs.prompt_tokens, completion_tokens=inputs.output_tokens)
+    usage = Usage(
+        prompt_tokens=inputs.prompt_tokens,
+        completion_tokens=inputs.output_tokens,
+        images=inputs.images,
+    )
     credits = services.settings.routing.credits_purchased
     priced: list[tuple[ModelInfo, Any, Any]] = []
     for mid in model_ids:
@@ -253,7 +269,15 @@ def compute_cost_rows(
     return rows
 
 
-def _money(amount: Decimal | None) -> str:
+#: From this amount up the table shows cents only (the digits beyond are noise there).
+CENTS_FROM_USD = Decimal(1)
+
+
+def money_text(amount: Decimal | None) -> str:
+    """An amount as the cost table shows it: to the cent from $1 up, finer below (a
+    request can cost a fraction of a cent)."""
+    if amount is not None and abs(amount) >= CENTS_FROM_USD:
+        return format_usd(amount, 2)
     return format_usd(amount)
 
 
@@ -263,8 +287,8 @@ def _savings_text(r: CostRow) -> str:
     if r.savings_month is None:
         return "" if r.per_month is not None else "unknown"
     if r.savings_month < 0:
-        return f"costs {format_usd(-r.savings_month)} more"
-    return f"saves {format_usd(r.savings_month)}"
+        return f"costs {money_text(-r.savings_month)} more"
+    return f"saves {money_text(r.savings_month)}"
 
 
 def _unknown_tip(r: CostRow) -> str:
@@ -274,24 +298,23 @@ def _unknown_tip(r: CostRow) -> str:
 COST_COLUMNS: tuple[Column, ...] = (
     Column("Model", lambda r: r.model_id, tooltip=lambda r: r.name),
     Column("Tier", lambda r: r.tier.value),
-    Column("Limits", lambda r: r.limits, tooltip=lambda r: r.limits_detail),
     Column(
         "Per request",
-        lambda r: _money(r.per_request),
+        lambda r: money_text(r.per_request),
         lambda r: money_sort(r.per_request),
         True,
         _unknown_tip,
     ),
     Column(
         "Per day",
-        lambda r: _money(r.per_day),
+        lambda r: money_text(r.per_day),
         lambda r: money_sort(r.per_day),
         True,
         _unknown_tip,
     ),
     Column(
         "Per month",
-        lambda r: _money(r.per_month),
+        lambda r: money_text(r.per_month),
         lambda r: money_sort(r.per_month),
         True,
         _unknown_tip,
@@ -307,6 +330,8 @@ COST_COLUMNS: tuple[Column, ...] = (
         ),
         True,
     ),
+    # last: the figures and the savings come first in a narrow window (the tip says it all)
+    Column("Limits", lambda r: r.limits, tooltip=lambda r: r.limits_detail),
 )
 
 
@@ -376,5 +401,6 @@ __all__ = [
     "limits_label",
     "make_sort_proxy",
     "money_sort",
+    "money_text",
     "text_table",
 ]

@@ -59,6 +59,12 @@ def _factor_column(name: str) -> Column:
     )
 
 
+def _quality_cell(c: Candidate) -> str:
+    """``0.62 ±0.04``: the prediction and how far down its lower bound lies."""
+    spread = c.uncertainty
+    return f"{c.quality:.2f} ±{spread:.2f}" if spread >= 0.005 else f"{c.quality:.2f}"
+
+
 def _chain_text(r: CandidateRow) -> str:
     if r.in_chain is not None:
         return "chosen" if r.in_chain == 0 else f"fallback {r.in_chain}"
@@ -89,11 +95,16 @@ CANDIDATE_COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "Quality",
-        lambda r: f"{r.candidate.quality:.2f}",
+        lambda r: _quality_cell(r.candidate),
         lambda r: float(r.candidate.quality),
         True,
-        tooltip=lambda r: f"prior {r.candidate.prior.quality:.2f}: {r.candidate.prior.source}",
-        header_tip="Predicted quality for this category (prior blended with observations)",
+        tooltip=lambda r: (
+            f"Rests on: {r.candidate.evidence or r.candidate.prior.evidence}. Lower bound "
+            f"{r.candidate.quality_low:.2f} (what 'good enough' is judged on). Prior "
+            f"{r.candidate.prior.quality:.2f}: {r.candidate.prior.source}"
+        ),
+        header_tip="Predicted quality for this category (prior blended with observations), "
+        "± down to its lower confidence bound",
     ),
     *(_factor_column(f) for f in FACTORS),
     Column(

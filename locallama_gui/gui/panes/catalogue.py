@@ -145,6 +145,8 @@ def prepare_rows(services: Any) -> tuple[list[CatalogueRow], list[Any]]:
     """
     index = services.index
     qualities, priors = index.quality(QUALITY_CATEGORY)
+    lows = index.quality_low(QUALITY_CATEGORY)
+    evidence = index.evidence(QUALITY_CATEGORY)
     profiles = index.profiles
     rows = []
     for i, m in enumerate(index.models):
@@ -155,6 +157,8 @@ def prepare_rows(services: Any) -> tuple[list[CatalogueRow], list[Any]]:
                 quality=qualities[i],
                 quality_source=priors[i].source,
                 observed=prof.overall if prof is not None else None,
+                quality_low=lows[i],
+                evidence=evidence[i],
             )
         )
     return rows, prepare_cells(rows)
@@ -416,9 +420,15 @@ def details_html(row: CatalogueRow, muted: str = "#57606a") -> str:
     # quality
     out.append("<h3>Quality</h3>")
     if row.quality is not None:
+        low = (
+            f", at least <b>{row.quality_low:.2f}</b> with its uncertainty"
+            if row.quality_low is not None
+            else ""
+        )
+        rests = f"Rests on: <b>{_h(row.evidence)}</b>. " if row.evidence else ""
         out.append(
-            f"<p>Prior for chat tasks: <b>{row.quality:.2f}</b> "
-            f"<span class='m'>({_h(row.quality_source or 'family default')})</span></p>"
+            f"<p>Quality for chat tasks: <b>{row.quality:.2f}</b>{low}.<br>{rests}"
+            f"<span class='m'>{_h(row.quality_source or 'nothing known')}</span></p>"
         )
     b = m.benchmarks
     if b is not None:

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPlainTextEdit,
     QPushButton,
     QRadioButton,
     QScrollArea,
@@ -57,14 +56,20 @@ from locallama_gui.gui.models.cost_model import (
 )
 from locallama_gui.gui.widgets.charts import Bar, BarChart
 from locallama_gui.gui.widgets.layout import inputs_and_results
+from locallama_gui.gui.widgets.prompt_edit import (
+    PromptEdit,
+    held_note,
+    load_tokenizer_soon,
+    too_large_to_show,
+)
 from locallama_gui.gui.widgets.states import Banner, ErrorState, LoadingState
 
 log = logging.getLogger(__name__)
 
-#: Texts larger than this are kept out of the editor (counted from the file in a worker).
-EDITOR_MAX_CHARS = 400_000
 MAX_PROMPT_FILE_BYTES = 64 * 1024 * 1024
 USED_MODELS_LIMIT = 8
+PROMPT_PLACEHOLDER = "Paste a prompt here, or open a file…"
+PASTED = "the pasted text"
 NO_BASELINE = "(no baseline)"
 
 
@@ -94,6 +99,17 @@ def used_models(services: Any, limit: int = USED_MODELS_LIMIT) -> list[str]:
         counts[entry.model_id] += 1
     known = services.index.by_id
     return [mid for mid, _ in counts.most_common() if mid in known][:limit]
+
+
+def usd_tick(value: float) -> str:
+    """An axis label in dollars: ``$15,000``, ``$2.5``, ``$0.0003`` (never ``$1.5e+04``)."""
+    if value == 0:
+        return "$0"
+    if abs(value) >= 1000:
+        return f"${value:,.0f}"
+    if abs(value) >= 0.001:
+        return f"${value:,.4g}"
+    return f"${value:.8f}".rstrip("0")
 
 
 def _read_prompt_file(path: str) -> str:
@@ -133,8 +149,9 @@ class CostPane(QWidget):
         self._calc_job: Job | None = None
         self._count_job: Job | None = None
         self._text_tokens: tuple[int, str] | None = None
+        #: A prompt too large to show (a big file, a big paste): kept here, not in the editor.
         self._file_text: str | None = None
-        self._file_name = ""
+        self._file_name = ""  # what it is: a file's name, or "the pasted text"
         self._known_ids: set[str] = set()
         self._tiers: dict[str, Tier] = {}
         self._shown_baseline: str | None = None
@@ -183,14 +200,15 @@ class CostPane(QWidget):
         modes.addWidget(self.typed_mode)
         modes.addStretch(1)
         wv.addLayout(modes)
-        self.prompt_edit = QPlainTextEdit()
-        self.prompt_edit.setPlaceholderText("Paste a prompt here, or open a file…")
+        self.prompt_edit = PromptEdit()
+        self.prompt_edit.setPlaceholderText(PROMPT_PLACEHOLDER)
         self.prompt_edit.setMinimumHeight(90)
         wv.addWidget(self.prompt_edit, 1)
         row = QHBoxLayout()
         self.open_button = QPushButton("Open file…")
         self.open_button.setToolTip("Count the tokens of a text file")
         self.clear_file_button = QPushButton("Clear")
+        self.clear_file_button.setToolTip("Forget the prompt that is too large to show")
         self.clear_file_button.setVisible(False)
         row.addWidget(self.open_button)
         row.addWidget(self.clear_file_button)
@@ -211,12 +229,16 @@ class CostPane(QWidget):
         self.output_tokens.setRange(0, 10_000_000)
         self.output_tokens.setGroupSeparatorShown(True)
         self.output_tokens.setValue(512)
+        self.images = QSpinBox()
+        self.images.setRange(0, 1000)
+        self.images.setToolTip("Images sent with each request: billed per image where priced")
         self.requests = QSpinBox()
         self.requests.setRange(0, 100_000_000)
         self.requests.setGroupSeparatorShown(True)
         self.requests.setValue(100)
         form.addRow("Prompt tokens", self.prompt_tokens)
         form.addRow("Output tokens", self.output_tokens)
+        form.addRow("Images", self.images)
         form.addRow("Requests per day", self.requests)
         wv.addLayout(form)
         note = QLabel(f"A month is {DAYS_PER_MONTH} days.")
@@ -299,7 +321,9 @@ class CostPane(QWidget):
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
-        self.table.sortByColumn(5, Qt.SortOrder.AscendingOrder)
+        self.table.sortByColumn(
+            self.table_model.column_index("Per month"), Qt.SortOrder.AscendingOrder
+        )
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
@@ -310,8 +334,9 @@ class CostPane(QWidget):
         # readable widths the user can drag for the model id and the limits; figures fit
         hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         hh.resizeSection(0, 210)
-        hh.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
-        hh.resizeSection(2, 170)
+        limits = self.table_model.column_index("Limits")
+        hh.setSectionResizeMode(limits, QHeaderView.ResizeMode.Interactive)
+        hh.resizeSection(limits, 170)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         hh.setStretchLastSection(False)
         self.chart = BarChart("Cost per month")
@@ -343,9 +368,10 @@ class CostPane(QWidget):
         self._count_timer.timeout.connect(self._count_tokens)
         self.text_mode.toggled.connect(self._mode_changed)
         self.prompt_edit.textChanged.connect(self._text_changed)
+        self.prompt_edit.too_large.connect(lambda text: self._hold_text(PASTED, text))
         self.open_button.clicked.connect(self.open_prompt_file)
         self.clear_file_button.clicked.connect(self._clear_file)
-        for spin in (self.prompt_tokens, self.output_tokens, self.requests):
+        for spin in (self.prompt_tokens, self.output_tokens, self.images, self.requests):
             spin.valueChanged.connect(self._schedule)
         self.add_button.clicked.connect(self._add_from_combo)
         self.model_combo.lineEdit().returnPressed.connect(self._add_from_combo)
@@ -369,6 +395,7 @@ class CostPane(QWidget):
     def _on_services_ready(self, services: Any) -> None:
         self._stack.setCurrentIndex(2)
         self._on_catalogue_changed(services.catalogue)
+        load_tokenizer_soon(self.controller.runner)
 
     def _on_services_failed(self, text: str) -> None:
         self._error.set_text("The catalogue could not be opened", text)
@@ -522,7 +549,9 @@ class CostPane(QWidget):
         if services is None:
             return None
         usage = Usage(
-            prompt_tokens=self._prompt_token_count(), completion_tokens=self.output_tokens.value()
+            prompt_tokens=self._prompt_token_count(),
+            completion_tokens=self.output_tokens.value(),
+            images=self.images.value(),
         )
         return self.controller.runner.run_blocking(
             "find the cheapest models",
@@ -569,6 +598,9 @@ class CostPane(QWidget):
 
     def set_prompt_text(self, text: str) -> None:
         self.text_mode.setChecked(True)
+        if too_large_to_show(text):
+            self._hold_text("the prompt", text)
+            return
         self._clear_file()
         self.prompt_edit.setPlainText(text)
 
@@ -633,28 +665,37 @@ class CostPane(QWidget):
 
     def _file_loaded(self, path: str, text: str) -> None:
         self.text_mode.setChecked(True)
-        name = Path(path).name
-        if len(text) <= EDITOR_MAX_CHARS:
+        if not too_large_to_show(text):
             self._clear_file()
             self.prompt_edit.setPlainText(text)
             return
+        self._hold_text(Path(path).name, text)
+
+    def _hold_text(self, name: str, text: str) -> None:
+        """Keep ``text`` (too large to show) out of the editor, and count it."""
+        self.text_mode.setChecked(True)
         self._file_text = text
         self._file_name = name
         with QSignalBlocker(self.prompt_edit):
             self.prompt_edit.clear()
         self.prompt_edit.setPlaceholderText(
-            f"{name}: {len(text):,} characters, too large to show; its tokens are counted."
+            held_note(name[:1].upper() + name[1:], len(text), "its tokens are counted")
         )
         self.prompt_edit.setEnabled(False)
         self.clear_file_button.setVisible(True)
         self._text_changed()
+
+    @property
+    def held_text(self) -> str | None:
+        """The prompt kept out of the editor (too large to show), if any."""
+        return self._file_text
 
     def _clear_file(self) -> None:
         if self._file_text is None:
             return
         self._file_text = None
         self._file_name = ""
-        self.prompt_edit.setPlaceholderText("Paste a prompt here, or open a file…")
+        self.prompt_edit.setPlaceholderText(PROMPT_PLACEHOLDER)
         self.prompt_edit.setEnabled(self.text_mode.isChecked())
         self.clear_file_button.setVisible(False)
         self._text_changed()
@@ -666,6 +707,7 @@ class CostPane(QWidget):
             prompt_tokens=self._prompt_token_count(),
             output_tokens=self.output_tokens.value(),
             requests_per_day=self.requests.value(),
+            images=self.images.value(),
         )
 
     def _schedule(self) -> None:
@@ -750,8 +792,11 @@ class CostPane(QWidget):
                 text = f"{format_usd(r.per_month)} (free)"
             elif r.tier is Tier.LOCAL:
                 text = f"{format_usd(r.per_month)} (local)"
-            else:
-                text = format_usd(r.per_month, 2)
+            else:  # "≈": priced from a token count that is an estimate
+                approx = (
+                    self.text_mode.isChecked() and "estimate" in (self._text_tokens or (0, ""))[1]
+                )
+                text = ("≈ " if approx else "") + format_usd(r.per_month, 2)
             if r.is_baseline:
                 text += " · baseline"
             bars.append(
@@ -767,7 +812,7 @@ class CostPane(QWidget):
         self.chart.set_title(
             f"Cost per month ({i.requests_per_day:,} requests/day × {i.days} days)"
         )
-        self.chart.set_bars(bars, format_tick=lambda v: f"${v:,.4g}")
+        self.chart.set_bars(bars, format_tick=usd_tick)
 
     def _update_summary(self) -> None:
         rows = self._rows
@@ -777,8 +822,10 @@ class CostPane(QWidget):
             )
             return
         i = self._inputs
+        approx = self.text_mode.isChecked() and "estimate" in (self._text_tokens or (0, ""))[1]
         parts = [
-            f"{i.prompt_tokens:,} prompt + {i.output_tokens:,} output tokens per request, "
+            f"{'≈ ' if approx else ''}{i.prompt_tokens:,} prompt + {i.output_tokens:,} output "
+            "tokens per request, "
             f"{i.requests_per_day:,} requests/day."
         ]
         base = next((r for r in rows if r.is_baseline), None)
@@ -848,4 +895,4 @@ class CostPane(QWidget):
         self.export_failed.emit(str(exc))
 
 
-__all__ = ["CostPane", "cheapest_paid", "used_models"]
+__all__ = ["CostPane", "cheapest_paid", "usd_tick", "used_models"]

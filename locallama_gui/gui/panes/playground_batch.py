@@ -54,10 +54,12 @@ from locallama_gui.core.simulation import (
     Scenario,
     SimTask,
     SimulationResult,
+    TaskFileError,
     generate_tasks,
     tasks_from_csv,
     tasks_from_jsonl,
 )
+from locallama_gui.core.taskfiles import decode_text
 from locallama_gui.gui.bridge import Job
 from locallama_gui.gui.models.cost_model import make_sort_proxy
 from locallama_gui.gui.models.sim_model import SimRowsModel, TotalsModel, sim_rows_csv
@@ -123,8 +125,11 @@ def run_batch(
     def halted() -> bool:
         return stop.is_set() or cancelled()
 
-    tasks = list(spec.tasks) if spec.tasks is not None else generate_tasks(spec.scenario)
-    n = len(tasks)
+    if spec.tasks is not None:
+        tasks = list(spec.tasks)
+    else:  # 2 million tasks take a while to make: a cancel cuts it short
+        tasks = generate_tasks(spec.scenario, cancelled=halted)
+    n = len(tasks) if spec.tasks is not None or not halted() else spec.scenario.tasks
     total = n * max(1, len(spec.policies))
     runs: list[PolicyRun] = []
     if halted():
@@ -138,6 +143,8 @@ def run_batch(
         result = services.simulate(
             tasks, policy, baseline_id=spec.baseline_id, progress=report, cancelled=halted
         )
+        if cancelled():  # the app is closing (or the pane moved on): nobody reads the rest
+            return BatchOutcome((), total, spec.baseline_id, (), True)
         cum = downsample([float(v) for v in result.cumulative_cost()], CHART_POINTS)
         runs.append(PolicyRun(name, policy, result, cum))
         if result.cancelled:
@@ -162,14 +169,16 @@ def run_batch(
 
 
 def read_task_file(path: str, start: datetime, tasks_per_day: int) -> list[SimTask]:
+    """The tasks of a JSONL or CSV file (blocking: run in a worker). A file not in its
+    format raises :class:`~locallama_gui.core.simulation.TaskFileError` naming the line."""
     p = Path(path)
     size = p.stat().st_size
     if size > MAX_IMPORT_BYTES:
         raise ValueError(f"{p.name} is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
-    text = p.read_bytes().decode("utf-8-sig")
+    text = decode_text(p.read_bytes(), p.name, TaskFileError)
     if p.suffix.lower() == ".csv":
-        return tasks_from_csv(text, start, tasks_per_day)
-    return tasks_from_jsonl(text, start, tasks_per_day)
+        return tasks_from_csv(text, start, tasks_per_day, source=p.name)
+    return tasks_from_jsonl(text, start, tasks_per_day, source=p.name)
 
 
 def _write_text(path: str, text: str) -> str:
@@ -189,12 +198,20 @@ class PolicyBox(QGroupBox):
         self.allow_paid = QCheckBox("Allow paid")
         self.allow_paid.setChecked(True)
         self.local_only = QCheckBox("Local only")
+        self.quota_aware = QCheckBox("Save free requests for dear tasks")
+        self.quota_aware.setChecked(True)
+        self.quota_aware.setToolTip(
+            "Local models that are good enough come before free ones, and as the day's free "
+            "quota runs down a free request goes only to a task whose paid alternative costs "
+            "more than it is worth. Off: free requests are spent first come, first served."
+        )
         row = QHBoxLayout()
         row.addWidget(self.allow_paid)
         row.addWidget(self.local_only)
         row.addStretch(1)
         form.addRow("Free models", self.free_pref)
         form.addRow("", row)
+        form.addRow("", self.quota_aware)
 
     def set_free_preference(self, value: str) -> None:
         k = self.free_pref.findData(value)
@@ -206,6 +223,7 @@ class PolicyBox(QGroupBox):
             "free_preference": FreePreference(self.free_pref.currentData()),
             "allow_paid": self.allow_paid.isChecked(),
             "local_only": self.local_only.isChecked(),
+            "quota_aware": self.quota_aware.isChecked(),
         }
         if services is None:
             return Policy(**overrides)  # type: ignore[arg-type]
@@ -217,6 +235,8 @@ class PolicyBox(QGroupBox):
             parts.append("no paid")
         if self.local_only.isChecked():
             parts.append("local only")
+        if not self.quota_aware.isChecked():
+            parts.append("free first come, first served")
         return ", ".join(parts)
 
 
@@ -542,7 +562,13 @@ class BatchView(QWidget):
 
     def _import_failed(self, exc: BaseException) -> None:
         self.import_label.setText("")
-        self.banner.show_message(f"Could not import the tasks: {exc}", "error")
+        if isinstance(exc, TaskFileError):
+            text = f"The task file has a problem: {exc}"
+        elif isinstance(exc, OSError):
+            text = f"Could not read the task file: {exc.strerror or exc}"
+        else:
+            text = f"Could not import the tasks: {exc}"
+        self.banner.show_message(text, "error")
 
     # --- running ------------------------------------------------------------------------------
 

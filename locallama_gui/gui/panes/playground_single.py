@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -59,6 +59,7 @@ from locallama_gui.gui.models.sim_model import (
     RejectedTableModel,
 )
 from locallama_gui.gui.widgets.layout import inputs_and_results
+from locallama_gui.gui.widgets.prompt_edit import PromptEdit, held_note, too_large_to_show
 from locallama_gui.gui.widgets.states import Banner
 from locallama_gui.gui.widgets.streaming import StreamedRun, append_streamed
 
@@ -70,6 +71,10 @@ FREE_PREF_TEXT = {
     FreePreference.AVOID: "Avoid free models",
     FreePreference.OFF: "No preference",
 }
+PROMPT_PLACEHOLDER = "The prompt to route (Ctrl+Enter routes it)"
+PASTED = "the pasted text"
+#: Prompts longer than this say "Counting…" while their tokens are counted.
+LONG_PROMPT_CHARS = 50_000
 NO_SOURCE_TIP = (
     "No source is connected for this chain: add an OpenRouter API key in Settings, or start "
     "a local server (Ollama, LM Studio) and refresh the catalogue."
@@ -176,9 +181,17 @@ class DecisionCard(QFrame):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("decisionCard")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        v = QVBoxLayout(self)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        # The coloured style sheet sits on an inner frame: a widget with a style sheet of its
+        # own gets a fixed palette and no longer hears of palette changes, so a theme switched
+        # while the app runs would leave a light card in a dark window.
+        self._body = QFrame()
+        self._body.setObjectName("decisionCard")
+        self._body.setFrameShape(QFrame.Shape.StyledPanel)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self._body)
+        v = QVBoxLayout(self._body)
         v.setContentsMargins(12, 10, 12, 10)
         top = QHBoxLayout()
         self.model_label = QLabel("No decision yet")
@@ -240,8 +253,10 @@ class DecisionCard(QFrame):
         items = "".join(f"<li>{_html(line)}</li>" for line in decision.why)
         self.why_label.setText(f"<ul style='margin-left:-20px'>{items}</ul>")
         if decision.chain:
+            approx = "" if decision.resolved.tokens_exact else "≈ "  # an estimated prompt count
             steps = " → ".join(
-                f"{c.id} ({c.tier.value}, {format_usd(c.cost_usd)})" for c in decision.chain
+                f"{c.id} ({c.tier.value}, {approx if c.cost_usd else ''}{format_usd(c.cost_usd)})"
+                for c in decision.chain
             )
             self.chain_label.setText(f"Chain: {steps}")
         else:
@@ -285,8 +300,8 @@ class DecisionCard(QFrame):
             f"QFrame#decisionCard {{ border: 1px solid {border}; border-radius: 6px; "
             f"background: {bg}; }}"
         )
-        if self.styleSheet() != sheet:
-            self.setStyleSheet(sheet)
+        if self._body.styleSheet() != sheet:
+            self._body.setStyleSheet(sheet)
         if self._tier is not None:
             badge = theme.tier_badge(self._tier, dark)
             tsheet = (
@@ -314,6 +329,8 @@ class SingleTaskView(QWidget):
         self.decision: RouteDecision | None = None
         self._pinned: str | None = None
         self._analysis: tuple[int, str, float] | None = None
+        #: A prompt too large to show (a big paste): kept here, not in the editor.
+        self._held_prompt: str | None = None
         self._route_job: Job | None = None
         self._analyse_job: Job | None = None
         self._run = StreamedRun(controller.runner)
@@ -330,13 +347,19 @@ class SingleTaskView(QWidget):
         lv.setContentsMargins(0, 0, 6, 0)
         task_box = QGroupBox("Task")
         tv = QVBoxLayout(task_box)
-        self.prompt_edit = QPlainTextEdit()
-        self.prompt_edit.setPlaceholderText("The prompt to route (Ctrl+Enter routes it)")
+        self.prompt_edit = PromptEdit()
+        self.prompt_edit.setPlaceholderText(PROMPT_PLACEHOLDER)
         self.prompt_edit.setMinimumHeight(110)
         tv.addWidget(self.prompt_edit, 1)
+        info_row = QHBoxLayout()
         self.prompt_info = QLabel("Empty prompt: type or paste one.")
         self.prompt_info.setWordWrap(True)
-        tv.addWidget(self.prompt_info)
+        self.clear_prompt_button = QPushButton("Clear")
+        self.clear_prompt_button.setToolTip("Forget the prompt that is too large to show")
+        self.clear_prompt_button.setVisible(False)
+        info_row.addWidget(self.prompt_info, 1)
+        info_row.addWidget(self.clear_prompt_button)
+        tv.addLayout(info_row)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.output_tokens = QSpinBox()
@@ -470,6 +493,8 @@ class SingleTaskView(QWidget):
         self._analyse_timer.setInterval(250)
         self._analyse_timer.timeout.connect(self._analyse)
         self.prompt_edit.textChanged.connect(self._prompt_changed)
+        self.prompt_edit.too_large.connect(lambda text: self._hold_prompt(PASTED, text))
+        self.clear_prompt_button.clicked.connect(lambda: self.set_prompt_text(""))
         self.auto_complexity.toggled.connect(self._auto_toggled)
         self.complexity_slider.valueChanged.connect(
             lambda v: self.complexity_value.setText(f"{v / 100:.2f}")
@@ -507,18 +532,58 @@ class SingleTaskView(QWidget):
         self.local_only.setChecked(r.local_only)
         self.budget.setText("" if r.budget_usd is None else str(r.budget_usd))
 
+    def prompt_text(self) -> str:
+        """The prompt: the editor's text, or the one kept out of it (too large to show)."""
+        if self._held_prompt is not None:
+            return self._held_prompt
+        return self.prompt_edit.toPlainText()
+
+    def set_prompt_text(self, text: str) -> None:
+        """Put ``text`` in the editor, or keep it aside when it is too large to show."""
+        if too_large_to_show(text):
+            self._hold_prompt("the prompt", text)
+            return
+        self._release_prompt()
+        self.prompt_edit.setPlainText(text)
+
+    def _hold_prompt(self, name: str, text: str) -> None:
+        self._held_prompt = text
+        with QSignalBlocker(self.prompt_edit):
+            self.prompt_edit.clear()
+        self.prompt_edit.setPlaceholderText(
+            held_note(name[:1].upper() + name[1:], len(text), "it is counted and routed whole")
+        )
+        self.prompt_edit.setReadOnly(True)
+        self.clear_prompt_button.setVisible(True)
+        self._prompt_changed()
+
+    def _release_prompt(self) -> None:
+        if self._held_prompt is None:
+            return
+        self._held_prompt = None
+        self.prompt_edit.setPlaceholderText(PROMPT_PLACEHOLDER)
+        self.prompt_edit.setReadOnly(False)
+        self.clear_prompt_button.setVisible(False)
+        self._prompt_changed()
+
     def _prompt_changed(self) -> None:
         self._analysis = None
+        if self._analyse_job is not None:  # its answer is for a text that is gone
+            self._analyse_job.cancel()
+            self._analyse_job = None
         self._analyse_timer.start()
 
     def _analyse(self) -> None:
-        text = self.prompt_edit.toPlainText()
+        text = self.prompt_text()
+        if self._analyse_job is not None:
+            self._analyse_job.cancel()
+            self._analyse_job = None
         if not text:
             self.prompt_info.setText("Empty prompt: type or paste one.")
             self._analysis = (0, "no prompt", 0.0)
             return
-        if self._analyse_job is not None:
-            self._analyse_job.cancel()
+        if len(text) > LONG_PROMPT_CHARS:  # a count that takes a moment says so
+            self.prompt_info.setText(f"Counting the tokens of {len(text):,} characters…")
         self._analyse_job = self.controller.runner.run_blocking(
             "estimate the prompt", analyse_prompt, text, on_done=self._analysed
         )
@@ -567,7 +632,7 @@ class SingleTaskView(QWidget):
 
     def current_task(self) -> Task:
         caps = frozenset(c for c, box in self.capability_boxes.items() if box.isChecked())
-        text = self.prompt_edit.toPlainText()
+        text = self.prompt_text()
         complexity = (
             None if self.auto_complexity.isChecked() else self.complexity_slider.value() / 100
         )
@@ -616,7 +681,7 @@ class SingleTaskView(QWidget):
         services = self.controller.services
         if services is not None:
             self.apply_settings(services.settings)
-        self.prompt_edit.setPlainText(task.prompt or "")
+        self.set_prompt_text(task.prompt or "")
         self.output_tokens.setValue(task.output_tokens)
         self.set_complexity(task.complexity)
         self.category.setCurrentText(task.category)
@@ -664,18 +729,31 @@ class SingleTaskView(QWidget):
         self.banner.show_message(f"Routing failed: {exc}", "error")
 
     def _show_decision(self, decision: RouteDecision) -> None:
+        """The card at once; the tables (hundreds of candidates and rejections) in the next
+        turns of the event loop, one each, so that no turn holds the window for long.
+        ``routed`` is emitted once all of it is shown."""
         self._reset_route_button()
         self.decision = decision
         self.card.show_decision(decision)
+        self._update_run_button()
+        QTimer.singleShot(0, self, lambda: self._show_candidates(decision))
+
+    def _show_candidates(self, decision: RouteDecision) -> None:
+        if self.decision is not decision:
+            return  # a newer decision came in meanwhile
         self.candidate_model.set_candidates(decision.candidates, decision.chain_ids)
         self._hide_idle_factors(decision)
         self.candidate_table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.rejected_model.set_rejections(decision.rejected)
         self.tabs.setTabText(0, f"Candidates ({len(decision.candidates)})")
-        self.tabs.setTabText(1, f"Rejected ({len(decision.rejected)})")
         if self.tabs.currentIndex() == 2 and not self._run.running:
             self.tabs.setCurrentIndex(0)
-        self._update_run_button()
+        QTimer.singleShot(0, self, lambda: self._show_rejections(decision))
+
+    def _show_rejections(self, decision: RouteDecision) -> None:
+        if self.decision is not decision:
+            return
+        self.rejected_model.set_rejections(decision.rejected)
+        self.tabs.setTabText(1, f"Rejected ({len(decision.rejected)})")
         hist = getattr(self.controller, "history_changed", None)
         if hist is not None:
             hist.emit()
@@ -747,7 +825,7 @@ class SingleTaskView(QWidget):
         ex = self._executor()
         if decision is None or ex is None or self._run.running:
             return None
-        prompt = self.prompt_edit.toPlainText()
+        prompt = self.prompt_text()
         if not prompt.strip():
             self.banner.show_message("Running needs a prompt.", "warning")
             return None
@@ -843,6 +921,10 @@ def _table(model: Any) -> QTableView:
     t.setWordWrap(False)
     hh = t.horizontalHeader()
     hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    # Size the columns by the rows on show, not by all of them: a decision has hundreds of
+    # candidates and rejections, and measuring every cell (through Python, several roles
+    # each) on every layout pass stalled the window for most of a second.
+    hh.setResizeContentsPrecision(0)
     hh.setStretchLastSection(False)
     return t
 
