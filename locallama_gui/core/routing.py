@@ -1220,18 +1220,38 @@ def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
     row_for = env.row
     required, fits_any = env.required, env.fits_any
     found: list[tuple] = []
+    # free models may go after the paid ones (scarce free requests): then every paid row of
+    # the chain's length is wanted
+    may_demote = (
+        zero_first
+        and paid_ok
+        and policy.quota_aware
+        and context.quota is not None
+        and free_request_price(context.quota) > 0
+    )
     for entries in groups:
         need = n_chain - len(found)
         if need <= 0 and paid_needed <= 0:
             break
+        # a group without paid models (local ones, free ones) cannot supply the paid tail:
+        # scanning all of it for one would only cost time
+        want_paid = (
+            paid_needed if paid_needed > 0 and any(e[3][3] == _PAID for e in entries) else 0
+        )
+        if need <= 0 and not may_demote:
+            # the chain is full: only its paid tail is wanted (one, and one spare for an
+            # alias of a model already in the chain)
+            want_paid = min(want_paid, 2)
+        if need <= 0 and want_paid <= 0:
+            continue
         top: list[float] = []  # min-heap of the best `need` scores so far
-        paid_top: list[float] = []  # min-heap of the best `paid_needed` paid scores
+        paid_top: list[float] = []  # min-heap of the best `want_paid` paid scores
         paid_seen = 0
         exhausted = True
         for entry in entries:
             ub = entry[0]
             if (need <= 0 or (len(top) >= need and ub < top[0])) and (
-                paid_needed <= 0 or (len(paid_top) >= paid_needed and ub < paid_top[0])
+                want_paid <= 0 or (len(paid_top) >= want_paid and ub < paid_top[0])
             ):
                 exhausted = False
                 break
@@ -1247,13 +1267,13 @@ def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
                     heapq.heappush(top, score)
                 elif score > top[0]:
                     heapq.heapreplace(top, score)
-            if entry[3][3] == _PAID and paid_needed > 0:
+            if entry[3][3] == _PAID and want_paid > 0:
                 paid_seen += 1
-                if len(paid_top) < paid_needed:
+                if len(paid_top) < want_paid:
                     heapq.heappush(paid_top, score)
                 elif score > paid_top[0]:
                     heapq.heapreplace(paid_top, score)
-        if paid_needed > 0:
+        if want_paid > 0:
             paid_needed = max(0, paid_needed - paid_seen) if exhausted else 0
     found.sort(key=_first)
     scarcity: str | None = None
