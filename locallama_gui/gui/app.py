@@ -2,8 +2,11 @@
 
 Start-up is ordered for a quick first paint: only Qt, the controller and a light main window
 are loaded before the window shows, and Qt's own event loop paints it. Then the asyncio loop
-(qasync) takes over, and the services (store, catalogue, HTTP clients, keyring), the panes,
-the tray and the quick router follow, each in its own turn of the loop.
+(qasync) takes over, and the window's shortcuts and icon, the services (store, catalogue, HTTP
+clients, keyring, in a worker) and the panes follow, each in its own turn of the loop; the
+tray and the quick router come once the catalogue table shows its rows. A quit asked for
+before the loop runs (the window closed at once, ``--startup-probe``) quits there, without
+starting any of it.
 """
 
 from __future__ import annotations
@@ -15,21 +18,27 @@ import os
 import sys
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("QT_API", "pyside6")  # qasync must pick PySide6
 
 from PySide6.QtCore import QEventLoop, QTimer
-from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication
 
-from locallama_gui import __version__, assets
+from locallama_gui import __version__
 from locallama_gui.gui.controller import AppController
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
 
 APP_NAME = "LocaLLama Router"
 ORG_NAME = "LocaLLama"
 #: How long start-up waits for the window's first paint before loading the rest anyway.
 FIRST_PAINT_WAIT_MS = 2000
+#: The tray and the quick router wait for the catalogue table's rows, at most this long...
+SHELL_WAIT_MS = 3000
+#: ... and come this long after the rows (or the services' failure), once the table painted.
+SHELL_AFTER_ROWS_MS = 50
 log = logging.getLogger("locallama_gui")
 
 
@@ -57,7 +66,7 @@ def setup_logging() -> logging.Handler | None:
 
 class _RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        from locallama_gui.sources.errors import redact
+        from locallama_gui.core.redaction import redact
 
         return redact(super().format(record))
 
@@ -108,7 +117,7 @@ class StartupLog(logging.Handler):
 def format_exception(exc: BaseException) -> str:
     import traceback
 
-    from locallama_gui.sources.errors import redact
+    from locallama_gui.core.redaction import redact
 
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return redact(text)
@@ -130,7 +139,7 @@ class ExceptionDialogHook:
         if issubclass(exc_type, KeyboardInterrupt):
             QApplication.quit()
             return
-        from locallama_gui.sources.errors import redact
+        from locallama_gui.core.redaction import redact
 
         exc.__traceback__ = tb
         details = format_exception(exc)
@@ -157,10 +166,23 @@ class ExceptionDialogHook:
 
 
 def app_icon() -> QIcon:
+    """The app's icon (SVG: reading it loads Qt's SVG icon engine, which is why the window
+    gets it just after its first paint)."""
+    from PySide6.QtGui import QIcon
+
+    from locallama_gui import assets
+
     try:
         return QIcon(str(assets.resource_path("icon.svg")))
     except assets.MissingResource:
         return QIcon()
+
+
+def set_app_icon() -> None:
+    """The application's (and so every window's) icon, once."""
+    app = QApplication.instance()
+    if isinstance(app, QApplication) and app.windowIcon().isNull():
+        app.setWindowIcon(app_icon())
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
@@ -169,7 +191,15 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--selftest", action="store_true", help="check the app offscreen, print a summary, exit"
     )
-    p.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)
+    # packaging/startup_bench.py: print the first paint's time (``paint``), or also the
+    # catalogue table's once it shows rows (``table``), then quit (gui/startup_probe.py).
+    p.add_argument(
+        "--startup-probe",
+        nargs="?",
+        const="paint",
+        choices=("paint", "table"),
+        help=argparse.SUPPRESS,
+    )
     # The tray and the single instance.
     p.add_argument(
         "--tray", action="store_true", help="start in the system tray only (when there is one)"
@@ -178,9 +208,44 @@ def build_arg_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: The launches read without building the parser (building it looks up the translations of
+#: its help texts: a few ms before the window): no arguments, or only these flags, each once.
+#: ``parse_args`` gives what the parser would (tests/gui/test_startup.py checks it).
+SIMPLE_FLAGS = {
+    "--selftest": ("selftest", True),
+    "--startup-probe": ("startup_probe", "paint"),
+    "--startup-probe=paint": ("startup_probe", "paint"),
+    "--startup-probe=table": ("startup_probe", "table"),
+    "--tray": ("tray", True),
+    "--quick": ("quick", True),
+}
+
+
+def parse_args(args: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The app's options and the arguments left for Qt."""
+    simple: dict[str, object] = {
+        "selftest": False,
+        "startup_probe": None,
+        "tray": False,
+        "quick": False,
+    }
+    seen: set[str] = set()
+    for arg in args:
+        dest, value = SIMPLE_FLAGS.get(arg, ("", None))
+        if not dest or dest in seen:
+            return build_arg_parser().parse_known_args(list(args))
+        seen.add(dest)
+        simple[dest] = value
+    return argparse.Namespace(**simple), []
+
+
 class _Launch:
-    """The start-up work that waits for the window's first paint: the services (in a worker),
-    then the tray and the quick router (the :class:`~locallama_gui.gui.tray.Shell`).
+    """The start-up work that waits for the window's first paint: the window's icon and the
+    services (in a worker), then the tray and the quick router (the
+    :class:`~locallama_gui.gui.tray.Shell`) once the catalogue table shows its rows (what the
+    user is waiting for; building the shell meanwhile would only slow the catalogue down),
+    or when the services fail, or after :data:`SHELL_WAIT_MS` at the latest. With
+    ``--quick`` the shell comes at once.
 
     Another launch's arguments that arrive before the shell exists are kept and handed to it.
     """
@@ -215,8 +280,34 @@ class _Launch:
             self.shell.handle_args(argv)
 
     def after_first_paint(self) -> None:
+        set_app_icon()
         self.start_services()
-        QTimer.singleShot(0, self.start_shell)
+        if self.quick:
+            QTimer.singleShot(0, self.start_shell)
+            return
+        QTimer.singleShot(SHELL_WAIT_MS, self.start_shell)
+        self.controller.services_failed.connect(self._shell_soon)
+        if self.window.is_built("catalogue"):
+            self._watch_catalogue("catalogue", self.window.panes["catalogue"])
+        else:
+            self.window.pane_built.connect(self._watch_catalogue)
+
+    def _watch_catalogue(self, key: str, pane: Any) -> None:
+        model = getattr(pane, "model", None)
+        if key != "catalogue" or model is None:
+            return
+
+        def reset() -> None:
+            if model.rowCount() > 0:
+                self._shell_soon()
+
+        model.modelReset.connect(reset)
+        reset()
+
+    def _shell_soon(self, *_args: Any) -> None:
+        """The shell in a moment: the table (or the error) paints first."""
+        if self.shell is None:
+            QTimer.singleShot(SHELL_AFTER_ROWS_MS, self.start_shell)
 
     def _message(self, argv: list[str]) -> None:
         if self.shell is not None:
@@ -248,6 +339,12 @@ def show_and_wait_for_paint(window: Any, timeout_ms: int = FIRST_PAINT_WAIT_MS) 
     return bool(window.painted)
 
 
+def _tray_available() -> bool:
+    from PySide6.QtWidgets import QSystemTrayIcon
+
+    return QSystemTrayIcon.isSystemTrayAvailable()
+
+
 def skip_httpx_cli() -> None:
     """httpx imports its command-line client (``httpx._main``) when it is imported, and that
     loads ``rich``, ``click`` and ``pygments`` wherever they are installed: tens of ms of
@@ -259,7 +356,7 @@ def skip_httpx_cli() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv if argv is None else argv)
-    args, qt_args = build_arg_parser().parse_known_args(argv[1:])
+    args, qt_args = parse_args(argv[1:])
     skip_httpx_cli()
     if args.selftest:
         from locallama_gui.gui.selftest import run_selftest
@@ -271,7 +368,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setDesktopFileName("locallama-router")  # packaging/linux/locallama-router.desktop
     app.setOrganizationName(ORG_NAME)
     app.setApplicationVersion(__version__)
-    app.setWindowIcon(app_icon())
     hook = ExceptionDialogHook()
     sys.excepthook = hook
 
@@ -288,19 +384,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     controller = AppController()
     window = MainWindow(controller)
     probe = None
-    if args.startup_probe:  # packaging/startup_bench.py: print the first paint's time, quit
-        from locallama_gui.gui.selftest import install_startup_probe
+    if args.startup_probe:
+        from locallama_gui.gui import startup_probe
 
-        probe = install_startup_probe(window)
+        probe = startup_probe.install(window, args.startup_probe)
     launch = _Launch(controller, window, guard, tray_only=args.tray, quick=args.quick)
-    tray_only = args.tray and QSystemTrayIcon.isSystemTrayAvailable()
+    tray_only = args.tray and _tray_available()
     if not tray_only:
         # The window paints on Qt's own loop, before asyncio and qasync are even imported.
         show_and_wait_for_paint(window)
-        # A quit asked for meanwhile (the probe's, a window closed at once) found no running
-        # app loop to stop: ask again once there is one.
-        if (probe is not None and probe.painted_at is not None) or not window.isVisible():
-            QTimer.singleShot(0, app.quit)
+        if (probe is not None and probe.quit_requested) or not window.isVisible():
+            # A quit asked for meanwhile (the probe's, the window closed at once) found no
+            # app loop to stop. Nothing after the first paint has started yet (no data is
+            # open, no job, thread, client or gateway): quit here, as a quit from the loop
+            # would, instead of starting it all only to stop it again.
+            if window.isVisible():
+                window.close()  # quitting closes the windows: the layout is saved
+            startup_log.open_log_file()
+            controller.shutdown()
+            launch.close()
+            guard.close()
+            return 0
     startup_log.open_log_file()
 
     import asyncio
@@ -316,6 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if tray_only:
         # Only the tray icon shows: nothing waits for a paint.
+        set_app_icon()
         QTimer.singleShot(0, launch.start_services)  # once the loop runs: open data in a worker
         launch.start_shell()
         # The catalogue follows the refreshes made from the tray before the window is opened.
@@ -327,8 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.aboutToQuit.connect(closing.set)
     with loop:
         loop.run_until_complete(closing.wait())
-        controller.runner.cancel_all()
-        loop.run_until_complete(controller.aclose())
+        # cancel what runs and let it unwind, then the connections; the store last
+        loop.run_until_complete(controller.quit())
         controller.shutdown()
     launch.close()
     guard.close()

@@ -16,11 +16,10 @@ import importlib
 import logging
 import os
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -29,7 +28,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QStackedWidget,
     QWidget,
@@ -122,6 +120,8 @@ class Panes(Mapping[str, QWidget]):
 class MainWindow(QMainWindow):
     #: Emitted once, just after the window's first paint (in the next turn of the loop).
     first_painted = Signal()
+    #: A pane was just built (key, pane), and wired to the window.
+    pane_built = Signal(str, object)
 
     def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -249,6 +249,7 @@ class MainWindow(QMainWindow):
         if current:
             self.stack.setCurrentIndex(index)
         self._pane_built(key, pane)
+        self.pane_built.emit(key, pane)
         return pane
 
     def _pane_built(self, key: str, pane: QWidget) -> None:
@@ -278,15 +279,18 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self, self._after_first_paint)  # once this frame is shown
 
     def _after_first_paint(self) -> None:
-        """The keyboard shortcuts, then whoever waits for the first paint (the app's own
-        start-up work), then the pane on show and the catalogue (the usual way in), each in
-        its own turn of the loop."""
+        """Whoever waits for the first paint (the app's own start-up work) first; then, each
+        in its own turn of the loop: the keyboard shortcuts and the sources' dots, the pane
+        on show, and the catalogue (the usual way in). Nothing of it runs when the app quits
+        before its loop does (see ``gui.app``)."""
+        self.first_painted.emit()
+        QTimer.singleShot(0, self, self._finish_chrome)
+
+    def _finish_chrome(self) -> None:
         self.install_shortcuts()
         if not self._sources_rendered:
             self._render_sources()
-        self.first_painted.emit()
         QTimer.singleShot(0, self, self._build_current_pane)
-        QTimer.singleShot(0, self, self._build_catalogue_pane)
 
     @property
     def painted(self) -> bool:
@@ -295,6 +299,7 @@ class MainWindow(QMainWindow):
 
     def _build_current_pane(self) -> None:
         self.pane(self.current_pane())
+        QTimer.singleShot(0, self, self._build_catalogue_pane)
 
     def _build_catalogue_pane(self) -> None:
         self.pane("catalogue")
@@ -336,6 +341,8 @@ class MainWindow(QMainWindow):
         if self._shortcuts_installed:
             return
         self._shortcuts_installed = True
+        from PySide6.QtGui import QKeySequence
+
         self.refresh_action.setShortcut(QKeySequence("Ctrl+R"))
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.find_action.setShortcut(QKeySequence("Ctrl+F"))
@@ -399,7 +406,7 @@ class MainWindow(QMainWindow):
             key_changed.connect(self._on_key_changed)
         failed = getattr(c, "refresh_failed", None)
         if failed is not None and hasattr(failed, "connect"):
-            failed.connect(lambda m: self.statusBar().showMessage(f"Refresh failed: {m}", 10_000))
+            failed.connect(self._on_refresh_failed)
 
     # --- panes --------------------------------------------------------------------------------
 
@@ -442,6 +449,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("The Playground is not available in this build.", 8000)
 
     def _about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.about(
             self,
             APP_TITLE,
@@ -455,6 +464,9 @@ class MainWindow(QMainWindow):
         self.update_quota()
 
     def _on_services_failed(self, message: str) -> None:
+        from locallama_gui.core.redaction import redact
+
+        message = redact(message)
         self._services_failure = message  # for the panes built later
         self.statusBar().showMessage(message, 0)
         for key in SOURCE_KEYS:
@@ -468,6 +480,8 @@ class MainWindow(QMainWindow):
         elif catalogue is not None and getattr(catalogue, "fetched_at", None) is not None:
             state = self._source_state.get("openrouter", ("unknown", None))[0]
             if state not in ("live", "down"):
+                from datetime import UTC
+
                 when = catalogue.fetched_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
                 self._source_state["openrouter"] = ("stored", f"stored {when} UTC")
         self._render_sources()
@@ -486,12 +500,17 @@ class MainWindow(QMainWindow):
         log.log(logging.WARNING if level in ("warning", "error") else logging.INFO, "%s", text)
         if text.startswith("Offline catalogue"):
             return  # the catalogue pane's banner says it, with a Refresh button
-        from locallama_gui.sources.errors import redact
+        from locallama_gui.core.redaction import redact
 
         self.statusBar().showMessage(redact(text), 15_000)
 
+    def _on_refresh_failed(self, message: str) -> None:
+        from locallama_gui.core.redaction import redact
+
+        self.statusBar().showMessage(redact(f"Refresh failed: {message}"), 10_000)
+
     def _on_runner_error(self, name: str, exc: BaseException) -> None:
-        from locallama_gui.sources.errors import redact
+        from locallama_gui.core.redaction import redact
 
         self.statusBar().showMessage(redact(f"Could not {name}: {exc}"), 15_000)
 
@@ -509,6 +528,8 @@ class MainWindow(QMainWindow):
     def _apply_statuses(self, statuses: list[tuple[str, bool, str]]) -> None:
         if not statuses:
             return
+        from datetime import UTC, datetime
+
         now = datetime.now(UTC).astimezone().strftime("%H:%M")
         others: list[tuple[bool, str]] = []
         for name, ok, detail in statuses:
@@ -581,7 +602,7 @@ class MainWindow(QMainWindow):
             )
             tip = f"{SOURCE_TITLES[key]}: {text}"
             if state in ("down", "partial") and detail:
-                from locallama_gui.sources.errors import redact
+                from locallama_gui.core.redaction import redact
 
                 tip += f"\n{redact(detail)}"
             if state == "off":
@@ -610,6 +631,8 @@ class MainWindow(QMainWindow):
 
     def _show_quota(self, status: Any) -> None:
         if status.day_blocked_until is not None:
+            from datetime import UTC
+
             until = status.day_blocked_until.astimezone(UTC).strftime("%H:%M UTC")
             self.quota_label.setText(f"Free today: limit reached until {until}")
         else:
@@ -631,7 +654,7 @@ class MainWindow(QMainWindow):
         if label:
             tip += f"\nKept in: {label}"
         if problem:
-            from locallama_gui.sources.errors import redact
+            from locallama_gui.core.redaction import redact
 
             tip += f"\n{redact(str(problem))}"
         self.key_label.setToolTip(tip)

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from PySide6.QtWidgets import QWidget
 
-from locallama_gui.gui import selftest
+from locallama_gui.gui import selftest, startup_probe
 from locallama_gui.gui.selftest import Check, FirstPaintProbe, exit_code, render
 
 CHECKS = (
@@ -130,25 +130,70 @@ def test_startup_probe_reports_the_first_paint_and_quits(_isolated_home, bench_s
     assert proc.returncode == 0, proc.stderr
     (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith(selftest.PROBE_PREFIX)]
     assert float(line.split()[1]) > 0
-    assert bench_script.PROBE_PREFIX == selftest.PROBE_PREFIX
+    assert not any(ln.startswith(startup_probe.TABLE_READY) for ln in proc.stdout.splitlines())
+    assert bench_script.PROBE_PREFIX == selftest.PROBE_PREFIX == startup_probe.FIRST_PAINT
+    assert bench_script.TABLE_PREFIX == startup_probe.TABLE_READY
+
+
+def test_startup_probe_table_reports_the_usable_table_after_the_paint(_isolated_home):
+    proc = run_app(["--startup-probe=table"], _isolated_home)
+    assert proc.returncode == 0, proc.stderr
+    marks = dict(ln.split() for ln in proc.stdout.splitlines() if ln.startswith("locallama-"))
+    assert float(marks[startup_probe.TABLE_READY]) > float(marks[startup_probe.FIRST_PAINT])
 
 
 def test_bench_measures_a_bare_window(bench_script):
     ms = bench_script.measure([sys.executable, str(bench_script.bare_script())])
     assert ms > 0
+    sample = bench_script.run_once([sys.executable, str(bench_script.bare_script())])
+    assert sample.process_ms >= sample.first_paint_ms > 0
+    assert sample.table_ms is None
+    if hasattr(os, "wait4"):
+        assert sample.peak_rss_mib is not None and sample.peak_rss_mib > 10
     with pytest.raises(RuntimeError, match="reported no first paint"):
         bench_script.measure([sys.executable, "-c", "print('no window')"])
+    with pytest.raises(RuntimeError, match="reported no usable table"):
+        bench_script.run_once(
+            [sys.executable, str(bench_script.bare_script()), "--startup-probe=table"]
+        )
 
 
-def test_bench_summary_gives_medians_and_ratios(bench_script):
-    times = {
-        "source_app": [300.0, 100.0, 200.0],
-        "source_bare": [100.0, 50.0, 150.0],
-        "bundle_app": [90.0],
+def test_bench_summary_gives_medians_ratios_and_targets(bench_script):
+    def s(paint, process, rss, table=None):
+        return bench_script.Sample(paint, process, rss, table)
+
+    samples = {
+        "source_app": [s(300, 600, 90), s(100, 200, 70), s(200, 400, 80)],
+        "source_bare": [s(100, 150, 50), s(50, 100, 40), s(150, 200, 60)],
+        "source_app_table": [s(210, 900, 110, 700), s(190, 800, 100, 600), s(200, 1000, 120, 800)],
+        "bundle_app": [s(90, 100, None)],
     }
-    result = bench_script.summarise(times, 3)
-    assert result["median_ms"] == {"source_app": 200.0, "source_bare": 100.0, "bundle_app": 90.0}
-    assert result["app_over_bare"] == {"source": 2.0}  # no bundle_bare: no bundle ratio
+    result = bench_script.summarise(samples, 3)
+    median = result["median"]
+    assert median["first_paint_ms"] == {
+        "source_app": 200.0,
+        "source_bare": 100.0,
+        "source_app_table": 200.0,
+        "bundle_app": 90.0,
+    }
+    assert median["process_ms"]["source_app"] == 400.0
+    assert median["peak_rss_mib"] == {
+        "source_app": 80.0,
+        "source_bare": 50.0,
+        "source_app_table": 110.0,
+    }
+    assert median["table_ms"] == {"source_app_table": 700.0}
+    # no bundle_bare: no bundle ratio
+    assert result["app_over_bare"] == {
+        "source": {"first_paint": 2.0, "process": 2.67, "peak_rss": 1.6}
+    }
+    assert result["meets_targets"] == {
+        "source": {"first_paint": False, "process": False, "peak_rss": True}
+    }
+    assert result["runs_detail"]["bundle_app"] == {
+        "first_paint_ms": [90.0],
+        "process_ms": [100.0],
+    }
 
 
 def test_first_paint_probe_fires_once(qtbot):
