@@ -335,7 +335,10 @@ class KeyStore:
     async def _call(self, fn: Callable[[], T]) -> T:
         future = self._submit(fn)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_s)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # arrives as the keyring answers, and a quit then waits out the drain timeout
+            async with asyncio.timeout(self.timeout_s):
+                return await asyncio.wrap_future(future)
         except TimeoutError:
             self._stuck = future
             log.info("the keyring did not answer in %g s", self.timeout_s)
