@@ -1235,9 +1235,7 @@ def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
             break
         # a group without paid models (local ones, free ones) cannot supply the paid tail:
         # scanning all of it for one would only cost time
-        want_paid = (
-            paid_needed if paid_needed > 0 and any(e[3][3] == _PAID for e in entries) else 0
-        )
+        want_paid = paid_needed if paid_needed > 0 and any(e[3][3] == _PAID for e in entries) else 0
         if need <= 0 and not may_demote:
             # the chain is full: only its paid tail is wanted (one, and one spare for an
             # alias of a model already in the chain)
@@ -1411,9 +1409,7 @@ class _Env:
         self.budget = policy.budget_usd
         self.budget_f = float(self.budget) * 0.999999 if self.budget is not None else None
         self.n_img = task.images
-        self.usage = Usage(
-            prompt_tokens=self.n_in, completion_tokens=self.n_out, images=self.n_img
-        )
+        self.usage = Usage(prompt_tokens=self.n_in, completion_tokens=self.n_out, images=self.n_img)
         self.base = index.base_scores(task.category, task.priority)
         self.recs = index.recs
 

@@ -292,9 +292,9 @@ _VALIDATORS: dict[str, dict[str, Any]] = {
         "quality_floor": _opt_fraction,
         "fallback_depth": lambda k, v: _int_range(k, v, 1, 10),
         "credits_purchased": _opt_bool,
-        "free_daily_cap_reported": lambda k, v: None
-        if v is None
-        else _int_range(k, v, 0, 1_000_000, "a number of requests"),
+        "free_daily_cap_reported": lambda k, v: (
+            None if v is None else _int_range(k, v, 0, 1_000_000, "a number of requests")
+        ),
     },
     "refresh": {
         "interval_minutes": lambda k, v: _int_range(

@@ -458,7 +458,6 @@ async def probe_status_document(
     """:func:`status_document` with every source probed now (at most ``timeout_s``; past it
     the sources are left out), for ``get_status`` and ``GET /api/status``."""
 
-
     async def key_check() -> None:
         # refreshes the daily free cap and today's count as OpenRouter counts them
         if live.api_key is not None and live.openrouter_endpoint is not None:
