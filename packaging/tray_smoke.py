@@ -23,25 +23,18 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import traceback
 from pathlib import Path
 
-os.environ["LOCALLAMA_HOME"] = tempfile.mkdtemp(prefix="locallama-tray-")
-os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="locallama-xdg-"))
-os.chmod(os.environ["XDG_RUNTIME_DIR"], 0o700)
-os.environ["LOCALLAMA_GATEWAY_TOKEN"] = "llr-tray-smoke-not-a-real-token"
-os.environ["QT_QPA_PLATFORM"] = "xcb"
+from smoke_common import on_qt_message, prepare, problems, wait_for
+
+prepare("tray")
 # Qt prefers a StatusNotifierItem tray over D-Bus when a session bus has one: without a session
 # bus it takes the XEmbed tray this smoke starts and checks.
 os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
 
-from locallama_gui.gui.platform_check import check_or_exit  # noqa: E402
-
-check_or_exit()
-
 import qasync  # noqa: E402
-from PySide6.QtCore import QtMsgType, qInstallMessageHandler  # noqa: E402
+from PySide6.QtCore import qInstallMessageHandler  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QWidget  # noqa: E402
 
@@ -57,21 +50,6 @@ TRAY_HOST = [
 TRAY_HOST_CLASS = "trayer"  # WM_CLASS of trayer's panel: ("panel", "trayer")
 TOOLS = ("trayer", "xdotool", "xwininfo", "xprop")
 HARD_TIMEOUT = 240  # seconds: past this the process dumps its stacks and exits 1
-problems: list[str] = []
-
-
-def on_qt_message(kind: QtMsgType, _context: object, message: str) -> None:
-    if kind != QtMsgType.QtDebugMsg and kind != QtMsgType.QtInfoMsg:
-        problems.append(f"Qt {kind.name}: {message}")
-
-
-async def wait_for(predicate, what: str, timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise TimeoutError(f"{what}: not within {timeout:g} s")
-        await asyncio.sleep(0.05)
 
 
 async def x11(*args: str, timeout: float = 15.0) -> str:

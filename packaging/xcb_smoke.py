@@ -11,45 +11,22 @@ bundled catalogue snapshot: no network.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
-import tempfile
 import traceback
 from pathlib import Path
 
-os.environ["LOCALLAMA_HOME"] = tempfile.mkdtemp(prefix="locallama-xcb-")
-os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="locallama-xdg-"))
-os.chmod(os.environ["XDG_RUNTIME_DIR"], 0o700)
-os.environ["LOCALLAMA_GATEWAY_TOKEN"] = "llr-xcb-smoke-not-a-real-token"
-os.environ["QT_QPA_PLATFORM"] = "xcb"
+from smoke_common import on_qt_message, prepare, problems, wait_for
 
-from locallama_gui.gui.platform_check import check_or_exit  # noqa: E402
-
-check_or_exit()
+prepare("xcb")
 
 import qasync  # noqa: E402
-from PySide6.QtCore import QtMsgType, qInstallMessageHandler  # noqa: E402
+from PySide6.QtCore import qInstallMessageHandler  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from locallama_gui.core.settings import settings_from_dict  # noqa: E402
 from locallama_gui.store.settings_file import save_settings  # noqa: E402
 
 PROMPT = "Summarise this log line in five words: 'disk /dev/sda1 is 91% full'"
-problems: list[str] = []
-
-
-def on_qt_message(kind: QtMsgType, _context: object, message: str) -> None:
-    if kind != QtMsgType.QtDebugMsg and kind != QtMsgType.QtInfoMsg:
-        problems.append(f"Qt {kind.name}: {message}")
-
-
-async def wait_for(predicate, what: str, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        if loop.time() > end:
-            raise TimeoutError(f"{what}: not within {timeout:g} s")
-        await asyncio.sleep(0.05)
 
 
 async def drive(app: QApplication, shot: Path) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -497,6 +497,20 @@ class PriorFit:
 
     _cache: ClassVar[dict[tuple, PriorFit | None]] = {}
     _cache_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def for_catalogue(
+        cls,
+        models: Iterable[ModelInfo],
+        fallback: Iterable[ModelInfo] | Callable[[], Iterable[ModelInfo]] | None = None,
+    ) -> PriorFit | None:
+        """The fit for a catalogue's benchmarked models, else for ``fallback``'s (a catalogue
+        with too few: an old one, or local models only), or a function returning them, called
+        only then."""
+        fit = cls.for_models(models)
+        if fit is None and fallback is not None:
+            fit = cls.for_models(fallback() if callable(fallback) else fallback)
+        return fit
 
     @classmethod
     def for_models(cls, models: Iterable[ModelInfo]) -> PriorFit | None:

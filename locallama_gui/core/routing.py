@@ -482,11 +482,7 @@ class CatalogueIndex:
         """The quality estimate for models without benchmarks: fitted on this catalogue's
         benchmarked models, else on ``prior_training``; None when neither has enough."""
         if self._fit is False:
-            fit = PriorFit.for_models(self.models)
-            training = self._prior_training
-            if fit is None and training is not None:
-                fit = PriorFit.for_models(training() if callable(training) else training)
-            self._fit = fit
+            self._fit = PriorFit.for_catalogue(self.models, self._prior_training)
         return self._fit  # type: ignore[return-value]
 
     def quality(self, category: str) -> tuple[tuple[float, ...], tuple[Prior, ...]]:

@@ -452,8 +452,8 @@ class KeyWidget(QWidget):
         text = "The key is valid."
         services = self.controller.services
         if getattr(status, "free_cap_reported", False) and services is not None:
-            # the key check already saved the cap; the settings pane shows it from here
-            self.controller.apply_settings(services.settings)
+            # the key check saved the cap (in its worker): the panes only need to hear of it
+            self.controller.settings_changed.emit(services.settings)
             text += f" Free models: {status.free_daily_cap:,} requests a day, as OpenRouter says."
         self.show_message(text, "success")
         self._update_buttons()

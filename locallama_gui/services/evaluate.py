@@ -312,7 +312,7 @@ def evaluate_files(
             f"costs not recorded are estimated from the prompt's tokens and {output_tokens} "
             "completion tokens"
         )
-    fit = PriorFit.for_models(catalogue) or PriorFit.for_models(bundled_benchmarked_models())
+    fit = PriorFit.for_catalogue(catalogue, bundled_benchmarked_models)
     priors = {
         m: quality_prior(e, None, fit=fit).quality if e is not None else DEFAULT_PRIOR_QUALITY
         for m, e in entries.items()
