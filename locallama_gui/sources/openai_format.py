@@ -192,6 +192,13 @@ class StreamState:
         return ""
 
 
+# Parsed here, not with httpx-sse 0.4.3, by measurement (20,000 OpenRouter-style chunks with
+# ": OPENROUTER PROCESSING" comments, tests/sources/test_sse.py has the cases): this does
+# 1.0M events/s to 0.58M for its SSEDecoder (a private module), 280k-730k to 210k-450k end to
+# end, and httpx-sse drops a last event left without its blank line (a final error or [DONE])
+# and yields empty events for retry:/id:/event:-only blocks, which would fail here as not JSON.
+# Its EventSource also reads the response itself, around our byte limit, deadline and typed
+# errors (a 40 MiB line: 120 MiB held, nothing stops it), and refuses text/plain streams.
 async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
     """The ``data`` payloads of a Server-Sent Events stream (comments and fields skipped).
 
@@ -207,10 +214,10 @@ async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
             continue  # keep-alive comment, e.g. ": OPENROUTER PROCESSING"
         name, _, value = line.partition(":")
         if name != "data":
-            continue
+            continue  # event:, id:, retry: and other fields carry nothing used here
         pending.append(value[1:] if value.startswith(" ") else value)
     if pending:
-        yield "\n".join(pending)
+        yield "\n".join(pending)  # a last event without its blank line still counts
 
 
 def _timing(state: StreamState, started: float, ended: float, usage: Usage | None) -> Timing:
