@@ -58,6 +58,7 @@ __all__ = [
     "BREAKDOWN_KEYS",
     "CREDITS_FOR_HIGHER_FREE_CAP",
     "VARIABLE_REASON",
+    "Pricer",
     "Projection",
     "credits_unlock_higher_cap",
     "effective_prices",
@@ -289,6 +290,109 @@ def _price_one_request(prices: Mapping[str, Decimal], usage: Usage) -> dict[str,
                 continue
             out[key] = price * quantity
     return out
+
+
+#: A model whose total needs :func:`estimate_cost` itself.
+_SLOW = object()
+#: The keys a plain request bills, in the breakdown's order.
+_PLAIN_KEYS = ("prompt", "completion", "request", "image", "web_search")
+
+
+def _plain(prices: Mapping[str, Decimal]) -> tuple[Decimal | None, ...] | None:
+    """The plain prices in ``_PLAIN_KEYS`` order, or None when one listed price is negative
+    (variable pricing: unknown)."""
+    if any(v < 0 for v in prices.values()):
+        return None
+    return tuple(prices.get(k) for k in _PLAIN_KEYS)
+
+
+class Pricer:
+    """The ``total_usd`` of :func:`estimate_cost`, for many usages on the same models (a
+    simulation prices every task, and its baseline): the same exact sum, with each model's
+    prices, and each set of its overrides that applies, looked up once.
+
+    A usage with cached or reasoning tokens, or several requests, goes through
+    :func:`estimate_cost`, as does an inconsistent one (which raises there). The models are
+    held by identity: use one pricer per catalogue.
+    """
+
+    __slots__ = ("_plans",)
+
+    def __init__(self) -> None:
+        self._plans: dict[int, tuple[ModelInfo, object]] = {}
+
+    def _plan(self, model: ModelInfo) -> object:
+        held = self._plans.get(id(model))
+        if held is not None and held[0] is model:
+            return held[1]
+        plan: object = _SLOW
+        if model.tier is Tier.LOCAL:
+            plan = _ZERO
+        elif model.tier is Tier.FREE:
+            plan = Decimal("0")
+        elif model.tier is Tier.PAID:
+            pricing = model.pricing
+            if pricing is not None and pricing.prices:
+                # overrides: the plain prices per set of overrides that applies, filled in use
+                plan = (pricing, {}) if pricing.overrides else _plain(pricing.prices)
+        self._plans[id(model)] = (model, plan)
+        return plan
+
+    def total(self, model: ModelInfo, usage: Usage, at: datetime | None = None) -> Decimal | None:
+        """``estimate_cost(model, usage, at).total_usd``, exactly."""
+        plan = self._plan(model)
+        if (
+            plan is _SLOW
+            or usage.requests != 1
+            or usage.cache_read_tokens
+            or usage.cache_write_tokens
+            or usage.reasoning_tokens
+            or usage.prompt_tokens < 0
+            or usage.completion_tokens < 0
+            or usage.images < 0
+            or usage.web_searches < 0
+        ):
+            return estimate_cost(model, usage, at).total_usd
+        if plan is None or isinstance(plan, Decimal):
+            return plan  # unknown (a negative price), or a local or free model's exact 0
+        prices: tuple[Decimal | None, ...] | None
+        if len(plan) == 2:  # type: ignore[arg-type]
+            pricing, by_applied = plan  # type: ignore[misc]
+            hhmm = None if at is None else _utc_hhmm(at)
+            applied = tuple(
+                k
+                for k, o in enumerate(pricing.overrides)
+                if _override_applies(o, usage.prompt_tokens, hhmm)
+            )
+            if applied in by_applied:
+                prices = by_applied[applied]
+            else:
+                merged = dict(pricing.prices)
+                for k in applied:
+                    merged.update(pricing.overrides[k].prices)
+                prices = by_applied[applied] = _plain(merged)
+            if prices is None:
+                return None
+        else:
+            prices = plan  # type: ignore[assignment]
+        prompt, completion, request, image, web = prices  # type: ignore[misc]
+        total = _ZERO
+        try:
+            with localcontext(_EXACT):
+                # the breakdown's lines in its order, summed as estimate_cost sums them
+                if prompt is not None and usage.prompt_tokens:
+                    total = total + prompt * usage.prompt_tokens
+                if completion is not None and usage.completion_tokens:
+                    total = total + completion * usage.completion_tokens
+                if request is not None:
+                    total = total + request
+                if image is not None and usage.images:
+                    total = total + image * usage.images
+                if web is not None and usage.web_searches:
+                    total = total + web * usage.web_searches
+        except (Inexact, Overflow, InvalidOperation):
+            return None  # out of range for exact arithmetic: unknown, as estimate_cost says
+        return total
 
 
 # --------------------------------------------------------------------------- display

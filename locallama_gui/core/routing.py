@@ -305,7 +305,9 @@ class _Rec:
     price_image: float
     # (min_prompt_tokens or -1, utc_start, utc_end, prompt, completion, request) as floats
     overrides: tuple[tuple, ...]
-    min_token_price: float  # lowest per-token price, overrides included: a cost lower bound
+    # the lowest prompt, completion and request prices, overrides included: with a task's
+    # least token counts they bound its cost from below
+    min_prices: tuple[float, float, float]
     ttft_s: float
     inv_tps: float
     speed_source: str
@@ -349,14 +351,18 @@ def _float_overrides(overrides: Iterable[PriceOverride]) -> tuple[tuple, ...]:
     return tuple(out)
 
 
-def _min_token_price(pricing: Pricing | None) -> float:
+def _min_prices(pricing: Pricing | None) -> tuple[float, float, float]:
+    """The lowest prompt, completion and request prices any override can give (a missing or
+    variable price counts as 0: the bound stays a bound)."""
     if pricing is None:
-        return 0.0
-    values = [pricing.prices.get("prompt"), pricing.prices.get("completion")]
-    for o in pricing.overrides:
-        values += [o.prices.get("prompt"), o.prices.get("completion")]
-    known = [float(v) for v in values if v is not None and v >= 0]
-    return min(known) if known else 0.0
+        return (0.0, 0.0, 0.0)
+    out = []
+    for key in ("prompt", "completion", "request"):
+        base = pricing.prices.get(key)
+        values = [base, *(o.prices.get(key, base) for o in pricing.overrides)]
+        known = [float(v) for v in values if v is not None]
+        out.append(max(0.0, min(known)) if known and None not in values else 0.0)
+    return (out[0], out[1], out[2])
 
 
 def _float_cost(rec: _Rec, prompt: int, output: int, hhmm: int, images: int = 0) -> float:
@@ -404,7 +410,7 @@ class CatalogueIndex:
         self._evidence_cache: dict[str, tuple[str, ...]] = {}
         self._base_cache: dict[tuple[str, Priority], tuple[float, ...]] = {}
         self._static_cache: dict[tuple, tuple] = {}
-        self._ranked_cache: OrderedDict[tuple, list[list[tuple]]] = OrderedDict()
+        self._ranked_cache: OrderedDict[tuple, _Ranked] = OrderedDict()
         # decisions may run in several worker threads at once: the caches fill under a lock
         self._lock = threading.RLock()
         recs = []
@@ -441,7 +447,7 @@ class CatalogueIndex:
                     price_request=_f(p.get("request")) if p else 0.0,
                     price_image=_f(p.get("image")) if p else 0.0,
                     overrides=_float_overrides(p.overrides) if p else (),
-                    min_token_price=_min_token_price(p),
+                    min_prices=_min_prices(p),
                     ttft_s=ttft,
                     inv_tps=1.0 / max(tps, 0.1),
                     speed_source=ssrc,
@@ -694,6 +700,7 @@ class RouteDecision:
         resolved: ResolvedTask,
         policy: Policy,
         context: RoutingContext,
+        chosen_only: bool = False,
         required: float,
         order: list[tuple],
         full_rows: Callable[[], list[tuple]],
@@ -702,6 +709,7 @@ class RouteDecision:
         self.resolved = resolved
         self.policy = policy
         self.context = context
+        self.chosen_only = chosen_only  # the chain holds the chosen model only
         self.required_quality = required
         self._order = order  # the eligible rows that decide the chain, best first
         self._full_rows = full_rows
@@ -711,7 +719,11 @@ class RouteDecision:
         self.scarcity_note: str | None = None  # free requests kept for dearer tasks
         self.below_threshold = False
         self.pin_note: str | None = None
-        self._usage = Usage(
+
+    @cached_property
+    def _usage(self) -> Usage:
+        resolved = self.resolved
+        return Usage(
             prompt_tokens=resolved.prompt_tokens,
             completion_tokens=resolved.output_tokens,
             images=resolved.task.images,
@@ -737,6 +749,9 @@ class RouteDecision:
     def _finish(self) -> None:
         """Pin, chain and the paid tail (called once by :func:`route`)."""
         policy = self.policy
+        if self.chosen_only and policy.pinned is None and self._order:
+            self._chain = [self._order[0][1]]
+            return
         index = self.context.index
         models = index.models
         lead: list[tuple] = self._order if self._order else self._below
@@ -764,7 +779,7 @@ class RouteDecision:
                 lead = [row, *(r for r in lead if r[1] != j)]
                 self.below_threshold = row[6] == 2
                 self.pin_note = f"Pinned to {policy.pinned} by request."
-        depth = policy.fallback_depth
+        depth = 0 if self.chosen_only else policy.fallback_depth
         same = index.underlying
         chain: list[int] = []
         held: set[int] = set()  # underlying models in the chain: an alias and its target once
@@ -788,6 +803,7 @@ class RouteDecision:
             policy.allow_paid
             and policy.free_preference is not FreePreference.ONLY
             and not policy.local_only
+            and not self.chosen_only
         )
         if paid_ok and chain and models[chain[-1]].tier is not paid:
             in_chain = set(chain)
@@ -1079,8 +1095,9 @@ def _matches(model_id: str, patterns: Sequence[str]) -> bool:
 
 def _static_filter(
     index: CatalogueIndex, policy: Policy, context: RoutingContext, zero_first: bool
-) -> tuple[tuple, list[tuple], list[tuple[int, Reason, str]]]:
-    """The filters that depend on the policy and the world, not on the task: cached."""
+) -> tuple[tuple, list[tuple], list[tuple[int, Reason, str]], bool]:
+    """The filters that depend on the policy and the world, not on the task: cached. The
+    last item says whether a free model is among the survivors."""
     quota = context.quota
     free_day_out = quota is not None and quota.day_exhausted
     free_min_out = quota is not None and quota.minute_exhausted
@@ -1178,18 +1195,26 @@ def _static_filter(
         )
     if len(index._static_cache) > 256:
         index._static_cache.clear()
-    result = (key, survivors, rejects)
+    any_free = any(index.recs[row[10]].tier is Tier.FREE for row in survivors)
+    result = (key, survivors, rejects, any_free)
     index._static_cache[key] = result
     return result
 
 
-def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
+def route(
+    task: Task, policy: Policy, context: RoutingContext, *, chosen_only: bool = False
+) -> RouteDecision:
     """Decide where ``task`` goes under ``policy`` in ``context``. Deterministic.
 
     Only the rows that can decide the chain are scored: the survivors of the static filters
     come best upper bound first, and a group stops as soon as no unseen model could enter
     the chain or displace the paid models the chain may need at its end. The full candidate
     list is scored on demand and gives the same order.
+
+    ``chosen_only``: only the chosen model is wanted (a simulation charges it and nothing
+    else). The choice is the same; the chain holds just it, and the search stops as soon as
+    it is known: after the first group that yields an eligible row, unless that row is free
+    and free requests may give way to paid ones, when the best paid row is looked up too.
     """
     index = context.index
     resolved = resolve_task(task)
@@ -1198,7 +1223,9 @@ def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
     zero_first = pref in (FreePreference.PREFER, FreePreference.ONLY) or (
         priority is Priority.COST and pref is FreePreference.OFF
     )
-    static_key, survivors, static_rejects = _static_filter(index, policy, context, zero_first)
+    static_key, survivors, static_rejects, any_free = _static_filter(
+        index, policy, context, zero_first
+    )
     env = _Env(index, resolved, policy, context)
     groups = _bounded_groups(
         index,
@@ -1206,13 +1233,13 @@ def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
         survivors,
         task.category,
         priority,
-        _token_floor(env.need_ctx),
+        _token_floor(env.n_in),
         _output_floor(env.n_out),
     )
 
-    n_chain = 1 + policy.fallback_depth
+    n_chain = 1 if chosen_only else 1 + policy.fallback_depth
     paid_ok = policy.allow_paid and pref is not FreePreference.ONLY and not policy.local_only
-    paid_needed = n_chain + 1 if paid_ok else 0
+    paid_needed = n_chain + 1 if paid_ok and not chosen_only else 0
     row_for = env.row
     required, fits_any = env.required, env.fits_any
     found: list[tuple] = []
@@ -1220,18 +1247,25 @@ def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
     # the chain's length is wanted
     may_demote = (
         zero_first
+        and any_free
         and paid_ok
         and policy.quota_aware
         and context.quota is not None
         and free_request_price(context.quota) > 0
     )
-    for entries in groups:
+    for entries, has_paid in zip(groups.above(required), groups.has_paid, strict=True):
         need = n_chain - len(found)
+        if chosen_only and need <= 0:
+            # the best row is known; it stays first unless it is free and may give way to
+            # the best paid row (then it is the only row found: no local one came before)
+            if not may_demote or found[0][6] != FREE_GROUP:
+                break
+            paid_needed = 1
         if need <= 0 and paid_needed <= 0:
             break
         # a group without paid models (local ones, free ones) cannot supply the paid tail:
         # scanning all of it for one would only cost time
-        want_paid = paid_needed if paid_needed > 0 and any(e[3][3] == _PAID for e in entries) else 0
+        want_paid = paid_needed if paid_needed > 0 and has_paid else 0
         if need <= 0 and not may_demote:
             # the chain is full: only its paid tail is wanted (one, and one spare for an
             # alias of a model already in the chain)
@@ -1272,7 +1306,7 @@ def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
     found.sort(key=_first)
     scarcity: str | None = None
     demote_free = False
-    if zero_first and policy.quota_aware and context.quota is not None and found and paid_ok:
+    if may_demote and found:
         demote_free, scarcity = _free_request_dearer(found, index, env, context.quota)
         if demote_free:
             found = _demote_free(found, index)
@@ -1281,10 +1315,11 @@ def route(task: Task, policy: Policy, context: RoutingContext) -> RouteDecision:
         resolved=resolved,
         policy=policy,
         context=context,
+        chosen_only=chosen_only,
         required=env.required,
         order=found,
         full_rows=lambda: (_demote_free if demote_free else _sorted)(
-            [r for r in map(row_for, _survivor_entries(groups)) if r is not None], index
+            [r for r in map(row_for, groups.entries()) if r is not None], index
         ),
         rejections=lambda: sorted(
             static_rejects + _dynamic_rejections(index, survivors, resolved, env.budget, env.now)
@@ -1405,7 +1440,12 @@ class _Env:
         self.budget = policy.budget_usd
         self.budget_f = float(self.budget) * 0.999999 if self.budget is not None else None
         self.n_img = task.images
-        self.usage = Usage(prompt_tokens=self.n_in, completion_tokens=self.n_out, images=self.n_img)
+        # only a budget needs the exact cost of a row (see row)
+        self.usage = (
+            Usage(prompt_tokens=self.n_in, completion_tokens=self.n_out, images=self.n_img)
+            if self.budget is not None
+            else None
+        )
         self.base = index.base_scores(task.category, task.priority)
         self.recs = index.recs
 
@@ -1442,7 +1482,7 @@ class _Env:
                 cost += self.recs[i].price_image * self.n_img
             # a negative cost comes from a "-1" (variable) override price: unknown
             if self.budget_f is not None and (cost > self.budget_f or cost < 0.0):
-                exact = estimate_cost(self.recs[i].model, self.usage, self.now).total_usd
+                exact = estimate_cost(self.recs[i].model, self.usage, self.now).total_usd  # type: ignore[arg-type]
                 if exact is None or exact > self.budget:  # type: ignore[operator]
                     return None
         if low < self.required:  # judged on the lower bound: a guess is not known-good
@@ -1460,8 +1500,36 @@ class _Env:
         return (group * 10.0 - score, i, score, q, fc, fl, group)
 
 
-def _survivor_entries(groups: list[list[tuple]]) -> list[tuple]:
-    return [entry for entries in groups for entry in entries]
+#: Quality bars are bucketed in steps of 1/_BAR_STEPS for the lists of rows above them.
+_BAR_STEPS = 40
+
+
+class _Ranked:
+    """The survivors of one filter state, category, priority and token floors, split by group
+    (see :func:`_bounded_groups`), with, per bucketed quality bar, the same lists left with
+    only the rows whose lower bound could reach it: a hard task then walks the few models
+    that can be good enough, not every model ranked above them on a loose score bound."""
+
+    __slots__ = ("_above", "groups", "has_paid")
+
+    def __init__(self, groups: list[list[tuple]]) -> None:
+        self.groups = groups
+        self.has_paid = [any(e[3][3] == _PAID for e in entries) for entries in groups]
+        self._above: dict[int, list[list[tuple]]] = {}
+
+    def entries(self) -> list[tuple]:
+        return [entry for entries in self.groups for entry in entries]
+
+    def above(self, bar: float) -> list[list[tuple]]:
+        """The groups without the rows below the bucket under ``bar`` (the exact bar is
+        still checked row by row)."""
+        bucket = math.floor(bar * _BAR_STEPS)
+        lists = self._above.get(bucket)
+        if lists is None:
+            floor = bucket / _BAR_STEPS
+            lists = [[e for e in entries if e[1] >= floor] for entries in self.groups]
+            self._above[bucket] = lists  # a race only builds the same lists twice
+        return lists
 
 
 def _token_floor(tokens: int) -> int:
@@ -1486,14 +1554,13 @@ def _bounded_groups(
     priority: Priority,
     token_floor: int,
     output_floor: int,
-) -> list[list[tuple]]:
+) -> _Ranked:
     """Survivors split by group (0 first), each best upper bound first (ties in id order),
     with that bound and the lower bound of their quality for ``category`` in front (their
-    quality last): cached per filter state,
-    category, priority and token floor.
+    quality last): cached per filter state, category, priority and token floors.
 
-    The bound is the score a model would get with ``token_floor`` tokens at its lowest
-    per-token price and ``output_floor`` output tokens: a task of at least that many tokens
+    The bound is the score a model would get with ``token_floor`` prompt tokens and
+    ``output_floor`` output tokens at its lowest prices: a task of at least that many tokens
     can only cost more and take longer, so its real score is never above the bound.
     """
     key = (static_key, category, priority, token_floor, output_floor)
@@ -1507,13 +1574,16 @@ def _bounded_groups(
         for row in survivors:
             kind, ttft, itps, i, group = row[3], row[8], row[9], row[10], row[11]
             if kind == _PAID:
-                low_cost = index.recs[i].min_token_price * token_floor
+                mp, mc, mq = index.recs[i].min_prices
+                low_cost = mp * token_floor + mc * output_floor + mq
                 fc = max(0.0, wc - wc / _LOG_COST_CEILING * math.log1p(low_cost * _INV_COST_UNIT))
             else:
                 fc = 0.0 if kind == _OTHER else wc
             ub = base[i] + fc + wl / (1.0 + (ttft + output_floor * itps) / LATENCY_UNIT_S)
             by_group.setdefault(group, []).append((ub, lows[i], row[0], row, qs[i]))
-        groups = [sorted(by_group[g], key=lambda e: (-e[0], e[3][10])) for g in sorted(by_group)]
+        groups = _Ranked(
+            [sorted(by_group[g], key=lambda e: (-e[0], e[3][10])) for g in sorted(by_group)]
+        )
         with index._lock:
             cache = index._ranked_cache
             cache[key] = groups

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from locallama_gui.core.cost import estimate_cost
+from locallama_gui.core.cost import Pricer
 from locallama_gui.core.models import ModelInfo, Tier, Usage, decimal_str
 from locallama_gui.core.quota import FreeQuota, as_utc
 from locallama_gui.core.routing import (
@@ -251,6 +251,7 @@ def simulate(
         if j is None:
             raise ScenarioError(f"baseline model {baseline_id!r} is not in the catalogue")
         baseline = index.models[j]
+    pricer = Pricer()  # the exact totals, with each model's prices looked up once
     rows: list[SimRow] = []
     total = Decimal(0)
     base_total: Decimal | None = Decimal(0) if baseline is not None else None
@@ -274,12 +275,14 @@ def simulate(
         if status.minute_exhausted and not status.day_exhausted:
             minute_hits += 1
         ctx = RoutingContext(index=index, now=at, quota=status)
-        decision = route(st.task, policy, ctx)
+        # charged to the chosen model: its fallbacks never run in a simulation
+        decision = route(st.task, policy, ctx, chosen_only=True)
         model = decision.chosen_model
         task = st.task
         usage = Usage(
             prompt_tokens=decision.resolved.prompt_tokens,
             completion_tokens=decision.resolved.output_tokens,
+            images=task.images,
         )
         if model is None:
             unroutable += 1
@@ -297,13 +300,13 @@ def simulate(
                 )
             )
             continue
-        cost = decision.estimated_cost_usd
+        cost = pricer.total(model, usage, at)
         if cost is None:
             unknown += 1
         else:
             total += cost
         if base_total is not None and baseline is not None:
-            bc = estimate_cost(baseline, usage, at).total_usd
+            bc = pricer.total(baseline, usage, at)
             if bc is None:
                 base_total = None  # a variable-price baseline: no comparison
             else:

@@ -681,3 +681,74 @@ def test_credits_threshold():
     assert credits_unlock_higher_cap(D("10")) is True
     assert credits_unlock_higher_cap(None) is None
     assert free_daily_cap(credits_unlock_higher_cap(D("25"))) == 1000
+
+
+# --------------------------------------------------------------------------- Pricer
+
+
+@pytest.mark.parametrize("which", ["catalogue_2025", "catalogue_2026"])
+def test_pricer_totals_equal_estimate_cost_on_real_catalogues(which, request):
+    """The pricer's fast path gives estimate_cost's total, digit for digit (same exponent),
+    on every model of a real catalogue, overrides and time windows included."""
+    import random
+
+    from locallama_gui.core.cost import Pricer
+
+    models = list(request.getfixturevalue(which).values())
+    rng = random.Random(3)
+    pricer = Pricer()
+    usages = [Usage(prompt_tokens=0, completion_tokens=0), Usage(prompt_tokens=300_000)]
+    for _ in range(40):
+        usages.append(
+            Usage(
+                prompt_tokens=rng.randint(0, 400_000),
+                completion_tokens=rng.randint(0, 60_000),
+                images=rng.choice([0, 0, 1, 4]),
+                web_searches=rng.choice([0, 0, 2]),
+            )
+        )
+    usages.append(Usage(prompt_tokens=500, completion_tokens=90, cache_read_tokens=100))
+    usages.append(Usage(prompt_tokens=500, completion_tokens=90, reasoning_tokens=40))
+    checked = 0
+    for m in models:
+        for u in usages:
+            at = at_utc(rng.randint(0, 23), rng.randint(0, 59))
+            want = estimate_cost(m, u, at).total_usd
+            got = pricer.total(m, u, at)
+            assert got == want, (m.id, u)
+            assert (got is None) or str(got) == str(want), (m.id, u)
+            checked += 1
+    assert checked == len(models) * len(usages)
+
+
+def test_pricer_is_exact_and_unknown_where_estimate_cost_is():
+    from locallama_gui.core.cost import Pricer
+
+    pricer = Pricer()
+    m = paid(prices(prompt="0.000001", completion="0.000002", request="0.001"))
+    u = Usage(prompt_tokens=3, completion_tokens=7)
+    assert pricer.total(m, u) == Decimal("0.001017")
+    # a product of more digits than the exact context holds: unknown, never rounded
+    long = paid(prices(prompt="1." + "3" * 150, completion="1"))
+    usage = Usage(prompt_tokens=10**60 + 7)
+    assert estimate_cost(long, usage).total_usd is None
+    assert pricer.total(long, usage) is None
+    with pytest.raises(ValueError):
+        pricer.total(m, Usage(prompt_tokens=-1))
+
+
+def test_pricer_applies_overrides_and_their_unknowns_as_estimate_cost_does():
+    from locallama_gui.core.cost import Pricer
+
+    pricer = Pricer()
+    guarded = paid(
+        prices(prompt="0.000001", completion="0.000002"),
+        overrides=(PriceOverride(prices=prices(prompt="-1"), min_prompt_tokens=100),),
+    )
+    assert pricer.total(guarded, Usage(prompt_tokens=100)) == D("0.0001")
+    assert pricer.total(guarded, Usage(prompt_tokens=101)) is None
+    assert pricer.total(guarded, Usage(prompt_tokens=100)) == D("0.0001")  # cached per set
+    for tokens in (200_000, 200_001):
+        u = Usage(prompt_tokens=tokens, completion_tokens=10)
+        assert pricer.total(LONG_CONTEXT, u) == estimate_cost(LONG_CONTEXT, u).total_usd
+    assert pricer.total(LONG_CONTEXT, Usage(prompt_tokens=200_001)) == D("0.800004")

@@ -398,3 +398,96 @@ def test_imported_tasks_simulate(index):
     assert all(isinstance(t, SimTask) for t in tasks)
     res = simulate(tasks, Policy(), index)
     assert res.tasks == 5 and res.unroutable == 0
+
+
+# --- the simulation's fast paths decide and charge as the full decision does ------------------
+
+_CHOICE_POLICIES = [
+    Policy(),
+    Policy(fallback_depth=0),
+    Policy(free_preference=FreePreference.AVOID),
+    Policy(free_preference=FreePreference.OFF),
+    Policy(free_preference=FreePreference.ONLY),
+    Policy(quota_aware=False),
+    Policy(budget_usd=Decimal("0.002")),
+    Policy(allow_paid=False),
+    Policy(deny=("openai/*",)),
+]
+
+
+@pytest.mark.parametrize("policy", _CHOICE_POLICIES, ids=repr)
+@pytest.mark.parametrize("priority", [Priority.BALANCED, Priority.COST, Priority.QUALITY])
+def test_chosen_only_decides_as_the_full_decision(openrouter, ollama, policy, priority):
+    """Task by task, with the free quota filling as the chosen models use it (scarce free
+    requests demote free models part of the day), ``chosen_only`` picks the model the full
+    decision puts first, with the same cost and threshold verdict."""
+    from locallama_gui.core.routing import RoutingContext, route
+
+    index = CatalogueIndex([*openrouter, *ollama])
+    tasks = generate_tasks(
+        Scenario(tasks=700, tasks_per_day=350, seed=5, start=START, priority=priority)
+    )
+    quota = FreeQuota()
+    demoted = 0
+    for st in tasks:
+        ctx = RoutingContext(index=index, now=st.at, quota=quota.status(st.at))
+        full = route(st.task, policy, ctx)
+        fast = route(st.task, policy, ctx, chosen_only=True)
+        assert fast.chosen_model == full.chosen_model, st
+        assert fast.below_threshold == full.below_threshold
+        assert fast.estimated_cost_usd == full.estimated_cost_usd
+        assert fast.chain_ids == full.chain_ids[:1]
+        demoted += full.scarcity_note is not None
+        if full.chosen_model is not None and full.chosen_model.tier is Tier.FREE:
+            quota.record_request(st.at)
+    if policy == Policy() and priority is Priority.BALANCED:
+        assert demoted > 0  # the scarce-quota path was exercised
+
+
+def test_simulation_charges_what_the_decision_estimates(index):
+    """Each row's cost is the chosen model's exact estimate at the task's moment, and the
+    baseline is charged on the same usage, images included."""
+    from locallama_gui.core.routing import RoutingContext, Task, route
+
+    tasks = generate_tasks(Scenario(tasks=400, tasks_per_day=400, seed=2, start=START))
+    vision = [
+        SimTask(
+            START + timedelta(hours=k),
+            Task(prompt_tokens=900, output_tokens=200, category="vision", images=3),
+        )
+        for k in range(1, 4)
+    ]
+    # a baseline that bills images, so that leaving them out would show
+    baseline = next(
+        m.id
+        for m in index.models
+        if m.tier is Tier.PAID
+        and m.pricing is not None
+        and (m.pricing.prices.get("image") or 0) > 0
+        and not m.pricing.overrides
+    )
+    result = simulate([*tasks, *vision], Policy(), index, baseline_id=baseline)
+    quota = FreeQuota()
+    expected_base = Decimal(0)
+    ordered = sorted([*tasks, *vision], key=lambda st: st.at)
+    for st, row in zip(ordered, result.rows, strict=True):
+        d = route(
+            st.task, Policy(), RoutingContext(index=index, now=st.at, quota=quota.status(st.at))
+        )
+        assert row.model_id == (d.chosen_model.id if d.chosen_model else None)
+        assert row.cost_usd == d.estimated_cost_usd
+        if d.chosen_model is not None and d.chosen_model.tier is Tier.FREE:
+            quota.record_request(st.at)
+        usage = Usage(
+            prompt_tokens=d.resolved.prompt_tokens,
+            completion_tokens=d.resolved.output_tokens,
+            images=st.task.images,
+        )
+        expected_base += estimate_cost(index.models[index.by_id[baseline]], usage, st.at).total_usd
+    assert result.baseline_cost_usd == expected_base
+    charged = [
+        row
+        for st, row in zip(ordered, result.rows, strict=True)
+        if st.task.images and row.model_id is not None
+    ]
+    assert len(charged) == 3
