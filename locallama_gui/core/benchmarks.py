@@ -36,13 +36,13 @@ By kind:
   it within ``tolerance`` (default 1e-6 relative). Strings: the final answer must equal it or
   one of ``aliases`` (case, spaces and punctuation ignored), or contain it as whole words;
   with ``choices`` (strings), the final answer must name the right choice and no other.
-* ``json``: ``schema`` (object, required), a JSON Schema subset: ``type`` (``object``,
-  ``array``, ``string``, ``number``, ``integer``, ``boolean``, ``null`` or a list of them),
-  ``properties``, ``required``, ``additionalProperties`` (boolean), ``items``, ``enum``,
-  ``const``, ``minimum``, ``maximum``, ``minLength``, ``maxLength``, ``minItems``,
-  ``maxItems``, ``pattern``. ``expect`` (object, optional): dotted paths (``items.0.sku``)
-  and the values they must hold. Checks: a JSON value was found; it satisfies the schema;
-  one check per expected value.
+* ``json``: ``schema`` (object, required), a standard JSON Schema: Draft 2020-12, or the
+  earlier draft its ``$schema`` names (draft 3 to 2019-09), every keyword of the draft
+  (``oneOf``, ``$defs`` and ``$ref``, ``additionalProperties``, ``if``/``then``...).
+  ``format`` is an annotation, not checked. A ``$ref`` must point inside the schema: remote
+  references are never fetched (the file is rejected). ``expect`` (object, optional): dotted
+  paths (``items.0.sku``) and the values they must hold. Checks: a JSON value was found; it
+  satisfies the schema; one check per expected value.
 * ``constraints``: ``constraints`` (non-empty list, required), each an object with a ``type``:
   ``word_count`` / ``line_count`` / ``bullet_count`` / ``paragraph_count`` / ``char_count``
   (``min`` and/or ``max``), ``include`` / ``avoid`` (``words``: a list; whole words or
@@ -69,6 +69,7 @@ Example lines::
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import math
 import random
@@ -351,142 +352,226 @@ def _has_phrase(haystack_norm: str, phrase: str) -> bool:
     return bool(p) and re.search(rf"(?<!\w){re.escape(p)}(?!\w)", haystack_norm) is not None
 
 
-# --- JSON schema subset -----------------------------------------------------------------------
+# --- JSON Schema ------------------------------------------------------------------------------
+#
+# A json task's schema is a standard JSON Schema (Draft 2020-12 unless its ``$schema`` names
+# another draft), checked by the ``jsonschema`` library. It is imported on first use: the GUI
+# imports this module at start-up and most sessions never grade a json task. A ``$ref``
+# resolves inside the schema (and to the drafts' own metaschemas) only: nothing is fetched,
+# although jsonschema's default registry would download an http reference.
 
-SCHEMA_KEYWORDS = frozenset(
-    {
-        "type",
-        "properties",
-        "required",
-        "additionalProperties",
-        "items",
-        "enum",
-        "const",
-        "minimum",
-        "maximum",
-        "minLength",
-        "maxLength",
-        "minItems",
-        "maxItems",
-        "pattern",
-        "description",
-        "title",
-        "$schema",
-    }
-)
-_TYPES = ("object", "array", "string", "number", "integer", "boolean", "null")
-
-
-def _is_type(value: Any, name: str) -> bool:
-    if name == "object":
-        return isinstance(value, dict)
-    if name == "array":
-        return isinstance(value, list)
-    if name == "string":
-        return isinstance(value, str)
-    if name == "boolean":
-        return isinstance(value, bool)
-    if name == "null":
-        return value is None
-    if isinstance(value, bool):
-        return False
-    if name == "integer":
-        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    return isinstance(value, int | float)  # number
+DEFAULT_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+_SCHEMA_CACHE_SIZE = 256  # compiled validators kept (a task file rarely has more schemas)
+_MESSAGE_CHARS = 240  # a message quotes the value: an answer's long list is cut short
+# Keywords whose values are data, not subschemas: a "$ref" key inside them is not a reference.
+_DATA_KEYWORDS = frozenset({"const", "default", "enum", "examples"})
+_JSON_PATH_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")  # the names jsonschema writes as .name
 
 
 def _json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
     return a == b
 
 
-def schema_problems(schema: Any, path: str = "$") -> list[str]:
-    """What is wrong with a schema itself (unsupported keywords, bad values)."""
-    if not isinstance(schema, Mapping):
-        return [f"{path}: a schema must be an object"]
-    out = [f"{path}: unsupported schema keyword {k!r}" for k in schema if k not in SCHEMA_KEYWORDS]
-    t = schema.get("type")
-    if t is not None:
-        names = t if isinstance(t, list | tuple) else [t]
-        out += [f"{path}: unknown type {n!r}" for n in names if n not in _TYPES]
-    props = schema.get("properties")
-    if props is not None:
-        if not isinstance(props, Mapping):
-            out.append(f"{path}.properties: must be an object")
+def _json_path(root: str, parts: Iterable[str | int]) -> str:
+    """``$.properties.x``, ``$.items[0]``, ``$['$defs']``: as jsonschema writes error paths."""
+    out = root
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _JSON_PATH_NAME.match(part):
+            out += f".{part}"
         else:
-            for k, sub in props.items():
-                out += schema_problems(sub, f"{path}.properties.{k}")
-    if "items" in schema:
-        out += schema_problems(schema["items"], f"{path}.items")
-    req = schema.get("required")
-    if req is not None and not (
-        isinstance(req, list | tuple) and all(isinstance(r, str) for r in req)
-    ):
-        out.append(f"{path}.required: must be a list of names")
-    if "pattern" in schema:
-        try:
-            re.compile(schema["pattern"])
-        except (re.error, TypeError) as e:
-            out.append(f"{path}.pattern: not a valid regular expression ({e})")
+            out += "['" + part.replace("\\", "\\\\").replace("'", "\\'") + "']"
     return out
 
 
-def validate_json(value: Any, schema: Mapping[str, Any], path: str = "$") -> list[str]:
-    """Where ``value`` breaks ``schema`` (the subset in the module doc); empty when valid."""
-    errors: list[str] = []
-    t = schema.get("type")
-    if t is not None:
-        names = list(t) if isinstance(t, list | tuple) else [t]
-        if not any(_is_type(value, n) for n in names):
-            return [f"{path}: expected {' or '.join(names)}, got {_json_type(value)}"]
-    if "const" in schema and not _json_equal(value, schema["const"]):
-        errors.append(f"{path}: must be {schema['const']!r}")
-    if "enum" in schema and not any(_json_equal(value, e) for e in schema["enum"]):
-        errors.append(f"{path}: {value!r} is not one of {list(schema['enum'])!r}")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{path}: {value} is below the minimum {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{path}: {value} is above the maximum {schema['maximum']}")
-    if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            errors.append(f"{path}: shorter than {schema['minLength']} characters")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            errors.append(f"{path}: longer than {schema['maxLength']} characters")
-        if "pattern" in schema and re.search(schema["pattern"], value) is None:
-            errors.append(f"{path}: {value!r} does not match {schema['pattern']!r}")
-    if isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            errors.append(f"{path}: fewer than {schema['minItems']} items")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            errors.append(f"{path}: more than {schema['maxItems']} items")
-        items = schema.get("items")
-        if isinstance(items, Mapping):
-            for k, item in enumerate(value):
-                errors += validate_json(item, items, f"{path}[{k}]")
-    if isinstance(value, dict):
-        props = schema.get("properties") or {}
-        for name in schema.get("required") or ():
-            if name not in value:
-                errors.append(f"{path}: missing required property {name!r}")
-        for name, sub in props.items():
-            if name in value:
-                errors += validate_json(value[name], sub, f"{path}.{name}")
-        if schema.get("additionalProperties") is False:
-            extra = sorted(k for k in value if k not in props)
-            if extra:
-                errors.append(f"{path}: unexpected properties {extra}")
-    return errors
+def _path_order(parts: Iterable[str | int]) -> tuple[tuple[int, int, str], ...]:
+    # indexes by number, names by text; never compares a number with a name
+    return tuple((0, p, "") if isinstance(p, int) else (1, 0, p) for p in parts)
 
 
-def _json_type(value: Any) -> str:
-    for name in ("null", "boolean", "integer", "number", "string", "array", "object"):
-        if _is_type(value, name):
-            return name
-    return type(value).__name__
+def _short(text: str) -> str:
+    return text if len(text) <= _MESSAGE_CHARS else text[: _MESSAGE_CHARS - 1] + "…"
+
+
+def _describe(error: Any, *, closest: bool = False) -> tuple[str, str]:
+    """(path from ``$``, message) of a jsonschema error; ``closest``: for an ``anyOf`` or
+    ``oneOf`` that failed, the alternative that came nearest (the metaschema's ``type`` is an
+    ``anyOf``: "'strin' is not one of ['array', ...]" says more than "not valid under any")."""
+    if closest and error.context:
+        from jsonschema.exceptions import best_match
+
+        error = best_match(error.context) or error
+    message = error.message
+    if error.validator == "format" and error.validator_value == "regex":
+        message = f"{error.instance!r} is not a valid regular expression"
+    elif len(message) > _MESSAGE_CHARS:  # shorten the quoted value, keep what is wrong with it
+        quoted = repr(error.instance)
+        message = message.replace(quoted, quoted[: _MESSAGE_CHARS // 4] + "…", 1)
+    return error.json_path, _short(message)
+
+
+def _schema_class(schema: Any) -> tuple[Any, list[tuple[str, str]]]:
+    """The jsonschema validator class for ``schema``'s ``$schema`` (2020-12 without one)."""
+    from jsonschema import validators
+
+    if not isinstance(schema, Mapping) or "$schema" not in schema:
+        return validators.Draft202012Validator, []
+    dialect = schema["$schema"]
+    cls = validators.validator_for(schema, default=None) if isinstance(dialect, str) else None
+    if cls is None:
+        where = _json_path("$", ["$schema"])
+        return None, [
+            (where, f"unknown JSON Schema draft {dialect!r} (use {DEFAULT_SCHEMA_DIALECT!r})")
+        ]
+    return cls, []
+
+
+def _meta_problems(schema: Any, cls: Any) -> list[tuple[str, str]]:
+    """Where ``schema`` breaks its draft's metaschema: every place, not only the first."""
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        cls.check_schema(schema)
+    except SchemaError as first:
+        meta = cls(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
+        errors = sorted(meta.iter_errors(schema), key=lambda e: _path_order(e.absolute_path))
+        return list(dict.fromkeys(_describe(e, closest=True) for e in errors or [first]))
+    return []
+
+
+def _ref_problems(schema: Any, cls: Any) -> list[tuple[str, str]]:
+    """Each ``$ref`` that resolves to nothing available offline (remote ones are never
+    fetched), found when the task file is read rather than when an answer is graded."""
+    from urllib.parse import urljoin, urlsplit
+
+    import referencing.jsonschema
+    from jsonschema_specifications import REGISTRY
+    from referencing.exceptions import Unresolvable
+
+    spec = referencing.jsonschema.specification_with(
+        cls.ID_OF(cls.META_SCHEMA) or DEFAULT_SCHEMA_DIALECT,
+        default=referencing.jsonschema.DRAFT202012,
+    )
+    root = spec.create_resource(schema)
+    registry = REGISTRY.with_resource(root.id() or "", root).crawl()
+    out: list[tuple[str, str]] = []
+
+    def walk(node: Any, base: str, parts: list[str | int]) -> None:
+        if isinstance(node, list):
+            for k, item in enumerate(node):
+                walk(item, base, [*parts, k])
+            return
+        if not isinstance(node, Mapping):
+            return
+        own_id = spec.id_of(node)
+        if isinstance(own_id, str):
+            base = urljoin(base, own_id)
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            try:
+                registry.resolver(base_uri=base).lookup(ref)
+            except Unresolvable:
+                target = urljoin(base, ref)
+                if urlsplit(target).scheme:
+                    why = (
+                        "is a remote reference, never fetched: copy its definition into "
+                        "'$defs' and refer to it as '#/$defs/NAME'"
+                    )
+                else:
+                    why = "points to nothing in this schema"
+                out.append((_json_path("$", [*parts, "$ref"]), f"{ref!r} {why}"))
+        for key, value in node.items():
+            if key not in _DATA_KEYWORDS:
+                walk(value, base, [*parts, key])
+
+    walk(schema, root.id() or "", [])
+    return out
+
+
+def _compile(schema: Any) -> tuple[Any, tuple[tuple[str, str], ...]]:
+    """(validator, ()) for a sound schema, else (None, its problems)."""
+    if not isinstance(schema, Mapping | bool):
+        return None, (("$", "a schema must be an object (or true or false)"),)
+    cls, problems = _schema_class(schema)
+    if cls is None:
+        return None, tuple(problems)
+    problems = _meta_problems(schema, cls) or _ref_problems(schema, cls)
+    if problems:
+        return None, tuple(problems)
+    import referencing
+    from referencing.exceptions import Unresolvable
+
+    # An empty registry of our own: the default one would download http references.
+    validator = cls(schema, registry=referencing.Registry())
+    try:  # one trial run finds a "$ref": "#" loop, which would fail every answer
+        for _ in validator.iter_errors(None):
+            pass
+    except RecursionError:
+        return None, (("$", "the schema refers to itself without end (a '$ref' loop)"),)
+    except Unresolvable as e:
+        return None, (("$", f"cannot resolve the reference {getattr(e, 'ref', '')!r}"),)
+    return validator, ()
+
+
+@functools.lru_cache(maxsize=_SCHEMA_CACHE_SIZE)
+def _compiled(text: str) -> tuple[Any, tuple[tuple[str, str], ...]]:
+    return _compile(json.loads(text))
+
+
+# A task's frozen schema (see _freeze: nobody holds the dicts under it) -> (it, _checked of it).
+# Holding the schema keeps its id from being reused; grading skips the JSON text of the key.
+_FROZEN_CHECKED: dict[int, tuple[Any, tuple[Any, tuple[tuple[str, str], ...]]]] = {}
+
+
+def _checked(schema: Any) -> tuple[Any, tuple[tuple[str, str], ...]]:
+    """:func:`_compile` of ``schema`` (frozen or not), cached by its JSON text."""
+    frozen = isinstance(schema, MappingProxyType)
+    if frozen:
+        hit = _FROZEN_CHECKED.get(id(schema))
+        if hit is not None and hit[0] is schema:
+            return hit[1]
+    plain = _thaw(schema)
+    try:
+        text = json.dumps(plain, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):  # not JSON (a schema built in code): compile it uncached
+        return _compile(plain)
+    checked = _compiled(text)
+    if frozen:
+        if len(_FROZEN_CHECKED) >= _SCHEMA_CACHE_SIZE:
+            _FROZEN_CHECKED.clear()
+        _FROZEN_CHECKED[id(schema)] = (schema, checked)
+    return checked
+
+
+def schema_problems(schema: Any, path: str = "$") -> list[str]:
+    """What is wrong with a schema itself: where it breaks its draft's metaschema, an unknown
+    ``$schema``, a ``$ref`` to nothing (or to a remote document); empty when it is sound."""
+    return [f"{path}{where[1:]}: {message}" for where, message in _checked(schema)[1]]
+
+
+def validate_json(value: Any, schema: Any, path: str = "$") -> list[str]:
+    """Where ``value`` breaks the JSON Schema ``schema``, as ``$.path: message`` sorted by
+    path; empty when valid. (``format`` is an annotation here, as the drafts default to.)"""
+    validator, problems = _checked(schema)
+    if validator is None:
+        where, message = problems[0]
+        return [f"{path}: the schema itself is invalid ({where}: {message})"]
+    from referencing.exceptions import Unresolvable
+
+    errors: list[Any] = []
+    failure = None
+    try:
+        errors.extend(validator.iter_errors(value))
+    except Unresolvable as e:  # a $ref the read-time check could not see (e.g. $dynamicRef)
+        failure = f"cannot resolve the reference {getattr(e, 'ref', '')!r} (nothing is fetched)"
+    except RecursionError:
+        failure = "the schema refers to itself without end (a '$ref' loop)"
+    errors.sort(key=lambda e: _path_order(e.absolute_path))
+    out = list(dict.fromkeys(f"{path}{w[1:]}: {m}" for w, m in map(_describe, errors)))
+    return out if failure is None else [*out, f"{path}: {failure}"]
 
 
 _MISSING = object()

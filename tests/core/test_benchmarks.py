@@ -1,15 +1,20 @@
 """Benchmark tasks and graders: every check type with right and wrong answers, answer
-extraction, the JSON schema subset, long-context documents, the built-in suite and the JSONL
-task format."""
+extraction, JSON Schema checks (jsonschema, offline), long-context documents, the built-in
+suite and the JSONL task format."""
 
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import urllib.request
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from locallama_gui.core import benchmarks
 from locallama_gui.core.benchmarks import (
     BENCH_CATEGORIES,
     CONSTRAINT_TYPES,
@@ -192,34 +197,238 @@ def test_a_valid_value_has_no_problems():
 @pytest.mark.parametrize(
     ("value", "fragment"),
     [
-        ([], "expected object"),
-        ({"name": "Ada", "tags": ["a"]}, "missing required property 'age'"),
-        ({"name": "Ada", "age": 3.5, "tags": ["a"]}, "expected integer"),
-        ({"name": "Ada", "age": True, "tags": ["a"]}, "expected integer"),
-        ({"name": "Ada", "age": -1, "tags": ["a"]}, "below the minimum"),
-        ({"name": "Ada", "age": 200, "tags": ["a"]}, "above the maximum"),
-        ({"name": "ada", "age": 1, "tags": ["a"]}, "does not match"),
-        ({"name": "A", "age": 1, "tags": ["a"]}, "shorter than"),
-        ({"name": "A" * 21, "age": 1, "tags": ["a"]}, "longer than"),
-        ({"name": "Ada", "age": 1, "tags": ["c"]}, "is not one of"),
-        ({"name": "Ada", "age": 1, "tags": []}, "fewer than"),
-        ({"name": "Ada", "age": 1, "tags": ["a", "b", "a"]}, "more than"),
-        ({"name": "Ada", "age": 1, "tags": ["a"], "extra": 1}, "unexpected properties"),
-        ({"name": "Ada", "age": 1, "tags": ["a"], "note": 5}, "expected string or null"),
-        ({"name": "Ada", "age": 1, "tags": ["a"], "kind": "robot"}, "must be 'person'"),
+        ([], "$: [] is not of type 'object'"),
+        ({"name": "Ada", "tags": ["a"]}, "$: 'age' is a required property"),
+        ({"name": "Ada", "age": 3.5, "tags": ["a"]}, "$.age: 3.5 is not of type 'integer'"),
+        ({"name": "Ada", "age": True, "tags": ["a"]}, "$.age: True is not of type 'integer'"),
+        ({"name": "Ada", "age": -1, "tags": ["a"]}, "$.age: -1 is less than the minimum of 0"),
+        ({"name": "Ada", "age": 200, "tags": ["a"]}, "$.age: 200 is greater than the maximum"),
+        ({"name": "ada", "age": 1, "tags": ["a"]}, "$.name: 'ada' does not match '^[A-Z]'"),
+        ({"name": "A", "age": 1, "tags": ["a"]}, "$.name: 'A' is too short"),
+        (
+            {"name": "A" * 21, "age": 1, "tags": ["a"]},
+            "$.name: 'AAAAAAAAAAAAAAAAAAAAA' is too long",
+        ),
+        ({"name": "Ada", "age": 1, "tags": ["c"]}, "$.tags[0]: 'c' is not one of ['a', 'b']"),
+        ({"name": "Ada", "age": 1, "tags": []}, "$.tags: [] should be non-empty"),
+        ({"name": "Ada", "age": 1, "tags": ["a", "b", "a"]}, "$.tags: ['a', 'b', 'a'] is too long"),
+        (
+            {"name": "Ada", "age": 1, "tags": ["a"], "extra": 1},
+            "$: Additional properties are not allowed ('extra' was unexpected)",
+        ),
+        ({"name": "Ada", "age": 1, "tags": ["a"], "note": 5}, "$.note: 5 is not of type 'string'"),
+        (
+            {"name": "Ada", "age": 1, "tags": ["a"], "kind": "robot"},
+            "$.kind: 'person' was expected",
+        ),
     ],
 )
 def test_schema_violations_are_named(value, fragment):
     problems = validate_json(value, SCHEMA)
-    assert any(fragment in p for p in problems), problems
+    assert any(p.startswith(fragment) for p in problems), problems
+
+
+def test_integral_floats_are_integers_and_booleans_are_not_numbers():
+    assert validate_json({"name": "Ada", "age": 36.0, "tags": ["a"]}, SCHEMA) == []
+    assert validate_json(True, {"type": "number"}) == ["$: True is not of type 'number'"]
+    assert validate_json(1, {"const": True}) != []
+    assert validate_json(1.0, {"enum": [1]}) == []
+
+
+def test_errors_are_sorted_by_path_and_every_one_is_reported():
+    value = {"tags": ["c", "a", "d"], "age": "x"}
+    problems = validate_json(value, SCHEMA)
+    assert [p.split(": ")[0] for p in problems] == [
+        "$",
+        "$.age",
+        "$.tags",
+        "$.tags[0]",
+        "$.tags[2]",
+    ], problems
+    assert problems[0] == "$: 'name' is a required property"
+    many = validate_json(list(range(500)), {"maxItems": 2})
+    assert len(many) == 1 and many[0].endswith("is too long") and len(many[0]) < 300, many
+
+
+def test_the_path_prefix_is_kept():
+    assert validate_json({"a": "x"}, {"properties": {"a": {"type": "integer"}}}, "$.out") == [
+        "$.out.a: 'x' is not of type 'integer'"
+    ]
+
+
+def test_standard_keywords_beyond_the_old_subset_work():
+    schema = {
+        "$defs": {
+            "sku": {"type": "string", "pattern": "^[A-Z]{2}-[0-9]+$"},
+            "line": {
+                "type": "object",
+                "properties": {"sku": {"$ref": "#/$defs/sku"}, "qty": {"type": "integer"}},
+                "required": ["sku", "qty"],
+                "additionalProperties": False,
+            },
+        },
+        "type": "object",
+        "properties": {
+            "lines": {"type": "array", "items": {"$ref": "#/$defs/line"}},
+            "paid": {"oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["partly"]}]},
+            "kind": {"type": "string"},
+            "total": {"type": "number", "exclusiveMinimum": 0},
+        },
+        "if": {"properties": {"kind": {"const": "refund"}}, "required": ["kind"]},
+        "then": {"required": ["reason"]},
+        "dependentRequired": {"total": ["lines"]},
+    }
+    assert schema_problems(schema) == []
+    good = {"lines": [{"sku": "AB-1", "qty": 2}], "paid": "partly", "total": 3}
+    assert validate_json(good, schema) == []
+    bad = {"lines": [{"sku": "ab", "qty": 2, "x": 1}], "paid": 1, "kind": "refund", "total": 0}
+    assert validate_json(bad, schema) == [
+        "$: 'reason' is a required property",
+        "$.lines[0]: Additional properties are not allowed ('x' was unexpected)",
+        "$.lines[0].sku: 'ab' does not match '^[A-Z]{2}-[0-9]+$'",
+        "$.paid: 1 is not valid under any of the given schemas",
+        "$.total: 0 is less than or equal to the minimum of 0",
+    ]
+    assert validate_json({"total": 1}, schema) == ["$: 'lines' is a dependency of 'total'"]
+
+
+def test_format_is_an_annotation_not_a_check():
+    assert schema_problems({"type": "string", "format": "email"}) == []
+    assert validate_json("not an email", {"type": "string", "format": "email"}) == []
+
+
+def test_the_schema_key_selects_the_draft():
+    tuple_items = {"type": "array", "items": [{"type": "integer"}, {"type": "string"}]}
+    # 2020-12 (the default) spells tuples prefixItems: an items list is a broken schema
+    assert any(p.startswith("$.items: ") for p in schema_problems(tuple_items))
+    draft7 = {"$schema": "http://json-schema.org/draft-07/schema#", **tuple_items}
+    assert schema_problems(draft7) == []
+    assert validate_json([1, 2], draft7) == ["$[1]: 2 is not of type 'string'"]
+    draft4 = {"$schema": "http://json-schema.org/draft-04/schema#", "maximum": 5}
+    assert validate_json(5, {**draft4, "exclusiveMaximum": True}) != []
+    assert validate_json(5, draft4) == []
+    unknown = schema_problems({"$schema": "https://example.com/my-draft", "type": "object"})
+    assert len(unknown) == 1 and unknown[0].startswith("$['$schema']: unknown JSON Schema draft")
 
 
 def test_schema_problems_in_the_schema_itself():
     assert schema_problems(SCHEMA) == []
+    assert schema_problems(True) == []
     problems = schema_problems({"type": "thing", "oneOf": [], "pattern": "("})
-    assert any("unknown type 'thing'" in p for p in problems)
-    assert any("unsupported schema keyword 'oneOf'" in p for p in problems)
-    assert any("not a valid regular expression" in p for p in problems)
+    assert problems == [
+        "$.oneOf: [] should be non-empty",
+        "$.pattern: '(' is not a valid regular expression",
+        "$.type: 'thing' is not one of "
+        "['array', 'boolean', 'integer', 'null', 'number', 'object', 'string']",
+    ]
+    nested = schema_problems({"properties": {"x": {"type": "strin"}, "y": {"minLength": -1}}})
+    assert [p.split(": ")[0] for p in nested] == ["$.properties.x.type", "$.properties.y.minLength"]
+    assert schema_problems({"required": "a"}) == ["$.required: 'a' is not of type 'array'"]
+    assert schema_problems("object") == ["$: a schema must be an object (or true or false)"]
+    assert schema_problems({"$ref": "#/$defs/nope"}) == [
+        "$['$ref']: '#/$defs/nope' points to nothing in this schema"
+    ]
+    assert schema_problems({"$ref": "#"}) == [
+        "$: the schema refers to itself without end (a '$ref' loop)"
+    ]
+    recursive = {"type": "object", "properties": {"child": {"$ref": "#"}}}
+    assert schema_problems(recursive) == []
+    assert validate_json({"child": {"child": {"child": 1}}}, recursive) == [
+        "$.child.child.child: 1 is not of type 'object'"
+    ]
+    # the drafts' metaschemas are bundled with jsonschema: referring to one needs no network
+    assert schema_problems({"$ref": "https://json-schema.org/draft/2020-12/schema"}) == []
+
+
+def test_a_broken_schema_fails_the_check_instead_of_raising():
+    problems = validate_json({"a": 1}, {"type": "thing"})
+    assert len(problems) == 1 and problems[0].startswith("$: the schema itself is invalid ($.type")
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fails the test on any attempt to reach the network, even one the code under test
+    catches (referencing turns a failed retrieval into an ordinary Unresolvable)."""
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError(f"network access attempted: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(urllib.request.OpenerDirector, "open", refuse)
+    yield
+    assert attempts == []
+
+
+@pytest.mark.parametrize(
+    "ref", ["https://example.com/address.json", "http://127.0.0.1:9/x.json#/a", "file:///x"]
+)
+def test_remote_references_are_never_fetched(no_network, ref):
+    schema = {"type": "object", "properties": {"address": {"$ref": ref}}}
+    problems = schema_problems(schema)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"$.properties.address['$ref']: {ref!r} is a remote reference")
+    assert "never fetched" in problems[0] and "$defs" in problems[0]
+    result = validate_json({"address": {"street": "x"}}, schema)
+    assert len(result) == 1 and "the schema itself is invalid" in result[0], result
+    # the same through the compiled validator, had the read-time check missed it
+    dynamic = {"$dynamicRef": ref}
+    assert any("cannot resolve the reference" in p for p in validate_json(1, dynamic))
+
+
+def test_a_task_file_with_a_remote_ref_names_the_line(no_network):
+    obj = {
+        "id": "a",
+        "category": "extraction",
+        "kind": "json",
+        "prompt": "p",
+        "schema": {"$ref": "https://example.com/s.json"},
+    }
+    with pytest.raises(TaskFormatError) as err:
+        parse_task_lines(json.dumps(obj) + "\n", source="t.jsonl")
+    assert any(
+        e.startswith("t.jsonl line 1: schema $['$ref']: ") and "remote reference" in e
+        for e in err.value.errors
+    ), err.value.errors
+
+
+def test_compiled_validators_are_cached_per_schema(monkeypatch):
+    calls = []
+    compile_ = benchmarks._compile
+
+    def counting(schema):
+        calls.append(schema)
+        return compile_(schema)
+
+    monkeypatch.setattr(benchmarks, "_compile", counting)
+    benchmarks._compiled.cache_clear()
+    monkeypatch.setattr(benchmarks, "_FROZEN_CHECKED", {})
+    task = BenchTask(
+        id="c", category="extraction", kind="json", prompt="q", spec={"schema": SCHEMA}
+    )
+    for _ in range(20):
+        grade(task, '{"name": "Ada", "age": 36, "tags": ["a"]}')
+    assert validate_json({"name": "Ada", "age": 36, "tags": ["a"]}, dict(SCHEMA)) == []
+    assert schema_problems(SCHEMA) == []
+    assert len(calls) == 1
+    benchmarks._compiled.cache_clear()
+
+
+def test_importing_the_module_does_not_import_jsonschema():
+    # the GUI imports core.benchmarks at start-up: jsonschema comes on the first schema check
+    code = (
+        "import sys, locallama_gui.core.benchmarks as b\n"
+        "assert 'jsonschema' not in sys.modules and 'referencing' not in sys.modules\n"
+        "b.builtin_suite()\n"
+        "assert 'jsonschema' not in sys.modules\n"
+        "assert b.schema_problems({'type': 'object'}) == []\n"
+        "assert 'jsonschema' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_first_json_prefers_a_fenced_block_and_skips_junk():
@@ -437,7 +646,8 @@ TESTS_BAD = "def test_x(:"
         (obj_of("math", "essay"), "'kind'"),
         ({"id": "a", "category": "math", "kind": "exact", "answer": 1}, "'prompt'"),
         (obj_of("math", "exact", answer=1, x=2), "unknown field(s) x"),
-        (obj_of("extraction", "json", schema={"anyOf": []}), "unsupported schema keyword"),
+        (obj_of("extraction", "json", schema={"anyOf": []}), "schema $.anyOf: [] should be"),
+        (obj_of("extraction", "json", schema=[]), "schema $: a schema must be an object"),
         (
             obj_of("chat", "constraints", constraints=[{"type": "rhymes"}]),
             "constraint 1: unknown constraint type",
