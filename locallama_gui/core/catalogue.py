@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -41,6 +41,7 @@ __all__ = [
     "Repriced",
     "classify_tier",
     "diff_catalogues",
+    "merge_sources",
     "model_from_facts",
     "model_to_facts",
     "parse_lmstudio_models",
@@ -50,6 +51,7 @@ __all__ = [
     "parse_openrouter_models",
     "parse_parameter_size",
     "parse_snapshot",
+    "qualified_id",
     "snapshot_payload",
 ]
 
@@ -941,6 +943,39 @@ class CatalogueDiff:
         }
 
 
+def qualified_id(source: Source, model_id: str) -> str:
+    """A local model's id kept apart from another source's same id: ``vllm:org/model``."""
+    return f"{source.value}:{model_id}"
+
+
+def merge_sources(models: Iterable[ModelInfo]) -> list[ModelInfo]:
+    """One catalogue from the models of several sources, each model once, ids unique.
+
+    The first model of a source with a given id is kept. When another source lists the same
+    id (a vLLM or LM Studio server names its model as OpenRouter does, two local servers
+    serve one model), OpenRouter's keeps the bare id and each local one is qualified by its
+    source (:func:`qualified_id`), its server's name kept in ``upstream_id``: neither shadows
+    the other in routing, running or the samples stored by id.
+    """
+    firsts: dict[tuple[Source, str], ModelInfo] = {}
+    for m in models:
+        firsts.setdefault((m.source, m.id), m)
+    sources_of: dict[str, set[Source]] = {}
+    for source, model_id in firsts:
+        sources_of.setdefault(model_id, set()).add(source)
+    out: list[ModelInfo] = []
+    taken = {model_id for model_id, srcs in sources_of.items() if len(srcs) == 1}
+    for (source, model_id), m in firsts.items():
+        if len(sources_of[model_id]) > 1 and source is not Source.OPENROUTER:
+            qualified = qualified_id(source, model_id)
+            if qualified in taken:  # that name is some model's own id already: keep this out
+                continue
+            taken.add(qualified)
+            m = replace(m, id=qualified, upstream_id=m.upstream_id or model_id)
+        out.append(m)
+    return out
+
+
 def _index(models: Iterable[ModelInfo]) -> dict[str, ModelInfo]:
     out: dict[str, ModelInfo] = {}
     for m in models:
@@ -995,6 +1030,7 @@ _MODEL_SCALARS = (
     "knowledge_cutoff",
     "expiration_date",
     "is_moderated",
+    "upstream_id",
 )
 _MODEL_TUPLES = ("input_modalities", "output_modalities", "supported_parameters")
 _LOCAL_FIELDS = (
@@ -1131,6 +1167,7 @@ _SCALAR_KINDS: dict[str, tuple[type, ...]] = {
     "knowledge_cutoff": (str,),
     "expiration_date": (str,),
     "is_moderated": (bool,),
+    "upstream_id": (str,),
 }
 _LOCAL_KINDS: dict[str, tuple[type, ...]] = {
     "server_url": (str,),

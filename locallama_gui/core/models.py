@@ -148,6 +148,14 @@ class ModelInfo:
     expiration_date: str | None = None
     is_moderated: bool | None = None
     supports_reasoning: bool = False
+    #: the id its server knows, when ``id`` is qualified by the source (``vllm:org/model``)
+    #: because another source lists the same id (see ``core.catalogue.merge_sources``)
+    upstream_id: str | None = None
+
+    @property
+    def served_id(self) -> str:
+        """The model name to send to its server."""
+        return self.upstream_id or self.id
 
     @property
     def is_free(self) -> bool:

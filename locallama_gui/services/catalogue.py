@@ -16,6 +16,7 @@ from pathlib import Path
 from locallama_gui import assets
 from locallama_gui.core.catalogue import (
     CatalogueFormatError,
+    merge_sources,
     parse_models_payload,
     parse_snapshot,
 )
@@ -136,7 +137,7 @@ def load_from_file(path: str | Path) -> LoadedCatalogue:
 
 def load_catalogue(store: Store | None) -> LoadedCatalogue:
     """The newest stored catalogue of every source, or the bundled snapshot."""
-    models: dict[str, ModelInfo] = {}
+    models: list[ModelInfo] = []
     newest: datetime | None = None
     sources: list[str] = []
     if store is not None:
@@ -150,19 +151,17 @@ def load_catalogue(store: Store | None) -> LoadedCatalogue:
                 continue
             stored, fetched_at, _ = found
             sources.append(source.value)
-            for m in stored:
-                models.setdefault(m.id, m)
+            models.extend(stored)
             if newest is None or fetched_at > newest:
                 newest = fetched_at
     has_openrouter = "openrouter" in sources
     if not has_openrouter:
         snap = load_snapshot()
-        for m in snap.models:
-            models.setdefault(m.id, m)
+        models.extend(snap.models)
         if not sources:
             return snap
         return LoadedCatalogue(
-            models=tuple(models.values()),
+            models=tuple(merge_sources(models)),
             skipped=snap.skipped,
             origin="store",
             label=f"stored local models + {snap.label}",
@@ -171,7 +170,7 @@ def load_catalogue(store: Store | None) -> LoadedCatalogue:
         )
     when = newest.strftime("%Y-%m-%d %H:%M UTC") if newest else "unknown time"
     return LoadedCatalogue(
-        models=tuple(models.values()),
+        models=tuple(merge_sources(models)),
         skipped=(),
         origin="store",
         label=f"stored catalogue of {when}",

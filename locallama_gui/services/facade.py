@@ -189,7 +189,7 @@ class Services:
         except StoreError as e:
             log.warning("performance samples unreadable: %s", e)
             return {}
-        return build_profiles(samples, now)
+        return build_profiles(_by_catalogue_id(samples, self._catalogue.models), now)
 
     def invalidate_profiles(self, *, within_s: float = 0.0) -> None:
         """New samples were stored: rebuild the profiles and the routing index.
@@ -444,3 +444,18 @@ class Services:
 
 
 __all__ = ["Services", "UnknownModel", "utcnow"]
+
+
+def _by_catalogue_id(samples: Sequence[Any], models: Sequence[ModelInfo]) -> Sequence[Any]:
+    """Samples with the catalogue's ids: one stored under a local server's own name for a
+    model the catalogue now qualifies (another source lists that id) counts for that local
+    model, never for the other source's."""
+    renamed = {(m.source.value, m.upstream_id): m.id for m in models if m.upstream_id}
+    if not renamed:
+        return samples
+    return [
+        replace(s, model_id=renamed[(s.source, s.model_id)])
+        if (s.source, s.model_id) in renamed
+        else s
+        for s in samples
+    ]

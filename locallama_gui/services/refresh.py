@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from locallama_gui.core.catalogue import CatalogueDiff, diff_catalogues
+from locallama_gui.core.catalogue import CatalogueDiff, diff_catalogues, merge_sources
 from locallama_gui.core.models import ModelInfo, Skipped, Source
 from locallama_gui.services.catalogue import LoadedCatalogue, load_snapshot
 from locallama_gui.services.deadline import DEFAULT_FETCH_DEADLINE_S
@@ -282,17 +282,16 @@ class RefreshService:
         if services.store is not None and snapshots:
             saved = self._save(fetched_at, snapshots)
 
-        merged: dict[str, ModelInfo] = {}
+        merged_parts: list[ModelInfo] = []
         openrouter_status = next(
             (st for st, _ in per_endpoint if st.kind == Source.OPENROUTER.value), None
         )
         for _, models in per_endpoint:
-            for m in models:
-                merged.setdefault(m.id, m)
+            merged_parts.extend(models)
         label = f"refreshed catalogue of {fetched_at:%Y-%m-%d %H:%M} UTC"
         notice = None
         origin = "store"
-        has_openrouter = any(m.source is Source.OPENROUTER for m in merged.values())
+        has_openrouter = any(m.source is Source.OPENROUTER for m in merged_parts)
         if openrouter_status is not None and not openrouter_status.up and has_openrouter:
             # OpenRouter did not answer: its part is the last good one, and the label says when
             # that was (never "refreshed" now)
@@ -304,12 +303,11 @@ class RefreshService:
             )
         if openrouter_status is not None and not has_openrouter:
             snap = load_snapshot()
-            for m in snap.models:
-                merged.setdefault(m.id, m)
+            merged_parts.extend(snap.models)
             label = f"local models of {fetched_at:%Y-%m-%d %H:%M} UTC + {snap.label}"
             notice = snap.notice
         catalogue = LoadedCatalogue(
-            models=tuple(merged.values()),
+            models=tuple(merge_sources(merged_parts)),
             skipped=tuple(skipped),
             origin=origin,
             label=label,

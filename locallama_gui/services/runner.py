@@ -598,13 +598,13 @@ class Runner:
         max_tokens = self.policy.max_tokens
         if isinstance(client, OpenRouterClient):
             stream = client.chat_stream(
-                self.live.api_key or "", model.id, messages, max_tokens=max_tokens
+                self.live.api_key or "", model.served_id, messages, max_tokens=max_tokens
             )
         elif isinstance(client, OllamaClient):
             options = {"num_predict": max_tokens} if max_tokens else None
-            stream = client.chat_stream(model.id, messages, options)
+            stream = client.chat_stream(model.served_id, messages, options)
         else:
-            stream = client.chat_stream(model.id, messages, max_tokens=max_tokens)
+            stream = client.chat_stream(model.served_id, messages, max_tokens=max_tokens)
         final: ChatResult | None = None
         async with aclosing(stream) as items:
             async for item in items:
@@ -630,7 +630,7 @@ class Runner:
         """Send the client's own request to ``model``; raw chunks go to ``call.on_chunk``."""
         assert call.request is not None
         body = dict(call.request)
-        body["model"] = model.id
+        body["model"] = model.served_id
         body["messages"] = messages
         max_tokens = self.policy.max_tokens
         if max_tokens and "max_tokens" not in body and "max_completion_tokens" not in body:
@@ -757,7 +757,11 @@ class Runner:
     ) -> tuple[ChatResult, ModelInfo]:
         elapsed = (time.monotonic() - started) * 1000
         billed = model
-        if result.model_used and result.model_used != model.id:
+        if model.source is not Source.OPENROUTER:
+            # a local server answers as the model it was asked for, by its own name: that
+            # name may be an OpenRouter model's id, which never bills this run
+            result = dataclasses.replace(result, model_used=model.id)
+        elif result.model_used and result.model_used != model.id:
             billed = self._lookup(result.model_used, index) or model
         if model.source is Source.OPENROUTER:
             result = with_computed_cost(result, billed, now)

@@ -952,3 +952,59 @@ _models = st.builds(
 @given(_models)
 def test_facts_round_trip_property(model):
     assert model_from_facts(json.loads(json.dumps(model_to_facts(model)))) == model
+
+
+# --------------------------------------------------------------------------- merging sources
+
+
+def _m(model_id: str, source, tier=None, name: str = "m"):
+    from locallama_gui.core.models import LocalDetails, ModelInfo, Source, Tier
+
+    local = None if source is Source.OPENROUTER else LocalDetails(server_url="http://127.0.0.1:1")
+    return ModelInfo(
+        id=model_id,
+        name=name,
+        source=source,
+        tier=tier or (Tier.PAID if source is Source.OPENROUTER else Tier.LOCAL),
+        local=local,
+    )
+
+
+def test_merge_keeps_a_local_model_with_an_openrouter_id_apart():
+    from locallama_gui.core.catalogue import merge_sources, model_from_facts, model_to_facts
+    from locallama_gui.core.models import Source
+
+    same = "qwen/qwen3-8b"
+    merged = merge_sources(
+        [
+            _m(same, Source.VLLM, name="local copy"),
+            _m(same, Source.OPENROUTER, name="openrouter"),
+            _m(same, Source.LMSTUDIO),
+            _m(same, Source.VLLM, name="listed twice"),  # the same source twice: the first
+            _m("gemma4:e4b", Source.OLLAMA),
+        ]
+    )
+    by_id = {m.id: m for m in merged}
+    assert set(by_id) == {same, "vllm:" + same, "lmstudio:" + same, "gemma4:e4b"}
+    assert by_id[same].source is Source.OPENROUTER and by_id[same].upstream_id is None
+    local = by_id["vllm:" + same]
+    assert local.name == "local copy" and local.served_id == same
+    assert by_id["lmstudio:" + same].served_id == same
+    assert by_id["gemma4:e4b"].served_id == "gemma4:e4b"  # no clash: unchanged
+    assert model_from_facts(model_to_facts(local)) == local
+
+
+def test_merged_ids_route_apart():
+    from datetime import UTC, datetime
+
+    from locallama_gui.core.catalogue import merge_sources
+    from locallama_gui.core.models import Source, Tier
+    from locallama_gui.core.routing import CatalogueIndex, Policy, RoutingContext, Task, route
+
+    same = "qwen/qwen3-8b"
+    models = merge_sources([_m(same, Source.OPENROUTER, Tier.FREE), _m(same, Source.VLLM)])
+    ctx = RoutingContext(index=CatalogueIndex(models), now=datetime(2026, 9, 1, tzinfo=UTC))
+    task = Task(prompt_tokens=100, complexity=0.1)
+    assert route(task, Policy(local_only=True), ctx).chain_ids == ("vllm:" + same,)
+    assert route(task, Policy(pinned=same), ctx).chain_ids[0] == same
+    assert set(route(task, Policy(), ctx).chain_ids) == {same, "vllm:" + same}
