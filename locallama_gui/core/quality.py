@@ -176,7 +176,7 @@ def _clamp(x: float) -> float:
 
 def is_classifier(model: ModelInfo) -> bool:
     """A safety classifier (Llama Guard, ShieldGemma, ...): never a general model."""
-    mid = model.id.lower()
+    mid = model.served_id.lower()
     return any(needle in mid for needle in _CLASSIFIER_NEEDLES)
 
 
@@ -186,7 +186,7 @@ def is_base_model(model: ModelInfo) -> bool:
     names = (model.id, model.name or "", model.hugging_face_id or "")
     if any(_BASE_TOKEN.search(n) for n in names):
         return True
-    return model.tier is Tier.LOCAL and model.id.lower().endswith(":text")
+    return model.tier is Tier.LOCAL and model.served_id.lower().endswith(":text")
 
 
 def benchmark_quality(model: ModelInfo, category: str | None) -> tuple[float, str] | None:
@@ -209,10 +209,10 @@ def benchmark_quality(model: ModelInfo, category: str | None) -> tuple[float, st
 
 def _vendor(model: ModelInfo) -> str | None:
     if "/" in model.id:
-        return model.id.split("/", 1)[0].lower()
+        return model.served_id.split("/", 1)[0].lower()
     name = ((model.local.family if model.local else None) or model.id).lower()
     for stem, vendor in _LOCAL_VENDORS:
-        if stem in name or stem in model.id.lower():
+        if stem in name or stem in model.served_id.lower():
             return vendor
     return None
 
@@ -220,7 +220,7 @@ def _vendor(model: ModelInfo) -> str | None:
 def _params(model: ModelInfo) -> tuple[float | None, float | None]:
     local = model.local
     total = local.parameter_count_b if local and local.parameter_count_b else None
-    mid = model.id.lower()
+    mid = model.served_id.lower()
     if total is None:
         total = params_from_id(mid)
     active = active_params_from_id(mid) or total
@@ -558,7 +558,7 @@ def quality_prior(
     ``:batch`` variant that carries none of its own; ``fit`` estimates a model without
     benchmarks (None: nothing is known of it).
     """
-    mid = model.id.lower()
+    mid = model.served_id.lower()
     category = (category or "").lower()
     bonus = 0.0
     notes = ""

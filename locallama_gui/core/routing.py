@@ -254,7 +254,7 @@ def resolve_task(task: Task, tokenizer: str | None = None) -> ResolvedTask:
 
 
 def _model_tokenizer(m: ModelInfo) -> str | None:
-    return tokenizer_for(m.id, m.tokenizer, m.local.family if m.local is not None else None)
+    return tokenizer_for(m.served_id, m.tokenizer, m.local.family if m.local is not None else None)
 
 
 def _context_need(resolved: ResolvedTask, m: ModelInfo) -> int:

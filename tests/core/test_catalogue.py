@@ -1008,3 +1008,30 @@ def test_merged_ids_route_apart():
     assert route(task, Policy(local_only=True), ctx).chain_ids == ("vllm:" + same,)
     assert route(task, Policy(pinned=same), ctx).chain_ids[0] == same
     assert set(route(task, Policy(), ctx).chain_ids) == {same, "vllm:" + same}
+
+
+def test_a_qualified_model_is_known_by_its_servers_name(data_dir):
+    """Its prior and tokenizer come from the name its server gives it, not the prefix."""
+    from locallama_gui.core.catalogue import merge_sources
+    from locallama_gui.core.models import LocalDetails, ModelInfo, Source, Tier
+    from locallama_gui.core.quality import PriorFit, quality_prior, speed_prior
+    from locallama_gui.core.routing import _model_tokenizer
+
+    name = "qwen/qwen3-32b"
+    bare = ModelInfo(
+        id=name,
+        name="Qwen3 8B",
+        source=Source.VLLM,
+        tier=Tier.LOCAL,
+        local=LocalDetails(server_url="http://127.0.0.1:8000"),
+    )
+    (_, qualified) = merge_sources([_m(name, Source.OPENROUTER), bare])
+    assert qualified.id == "vllm:" + name
+    assert _model_tokenizer(qualified) == _model_tokenizer(bare)
+    real = parse_openrouter_models(
+        json.loads((data_dir / "openrouter" / "models-2026-08-14.json").read_text())
+    ).models
+    fit = PriorFit.for_models(real)
+    assert fit is not None
+    assert quality_prior(qualified, "code", fit=fit) == quality_prior(bare, "code", fit=fit)
+    assert speed_prior(qualified) == speed_prior(bare)
