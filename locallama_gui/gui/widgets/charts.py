@@ -3,18 +3,69 @@
 They follow the widget's palette, so they read in light and dark themes alike. Values are
 floats for drawing only: the labels shown next to bars are given as text by the caller
 (money is formatted from ``Decimal`` there, never here).
+
+Every chart (these and :class:`~.scatter.ScatterChart`, through :class:`_ChartBase`) takes
+keyboard focus and shows it with a dotted frame, names itself by its title to assistive
+technology and describes its data in words (``accessibleDescription``), and has a context
+menu (right-click, the Menu key or Shift+F10) to copy the chart as an image or save it as
+PNG or SVG.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPalette, QPen
-from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QEvent,
+    QIODevice,
+    QPoint,
+    QPointF,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+)
+from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
+    QFontMetrics,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QPixmap,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QMenu,
+    QMessageBox,
+    QSizePolicy,
+    QToolTip,
+    QWidget,
+)
+
+try:  # in PySide6-Essentials; without it, charts save as PNG only
+    from PySide6.QtSvg import QSvgGenerator
+except ImportError:  # pragma: no cover - depends on the Qt build
+    QSvgGenerator = None  # type: ignore[assignment,misc]
+
+#: Whether "Save image..." offers SVG.
+SVG_AVAILABLE = QSvgGenerator is not None
+PNG_FILTER = "PNG image (*.png)"
+SVG_FILTER = "SVG image (*.svg)"
+#: How many bars the accessible description of a bar chart names.
+DESCRIBED_BARS = 5
 
 #: Colours per tier, as (light theme, dark theme).
 _TIER_COLOURS: dict[str, tuple[str, str]] = {
@@ -101,16 +152,44 @@ class Bar:
     tooltip: str = ""
 
 
+def _file_stem(title: str) -> str:
+    """A file name for a chart titled ``title``: "Cost per month (…)" -> "cost-per-month"."""
+    stem = re.sub(r"[^a-z0-9]+", "-", title.split("(")[0].lower()).strip("-")
+    return stem[:60].strip("-") or "chart"
+
+
+def _with_suffix(path: str, chosen_filter: str) -> str:
+    """``path`` with ".png" or ".svg" added when it has neither (from the chosen filter)."""
+    if Path(path).suffix.lower() in (".png", ".svg"):
+        return path
+    return path + (".svg" if chosen_filter == SVG_FILTER and SVG_AVAILABLE else ".png")
+
+
 class _ChartBase(QWidget):
+    """What every chart shares: title, empty text, colours, focus, accessibility, export.
+
+    Subclasses draw in :meth:`_paint` and return a short summary of their data from
+    :meth:`_describe`, calling :meth:`_data_changed` whenever the data changes.
+    """
+
+    #: The folder the last image was saved to, offered again next time.
+    _last_dir = ""
+
     def __init__(self, title: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._title = title
         self._empty_text = "Nothing to show yet."
+        self._exporting = False  # no focus frame in copied or saved images
+        self._menu: QMenu | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumHeight(140)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAccessibleName(title)
+        self.setAccessibleDescription(self._empty_text)  # subclasses describe their data
 
     def set_title(self, title: str) -> None:
         self._title = title
+        self.setAccessibleName(title)
         self.update()
 
     def title(self) -> str:
@@ -118,7 +197,19 @@ class _ChartBase(QWidget):
 
     def set_empty_text(self, text: str) -> None:
         self._empty_text = text
+        self._data_changed()
+
+    # --- accessibility ------------------------------------------------------------------
+
+    def _describe(self) -> str:
+        """A short text summary of the data (the accessible description)."""
+        return self._empty_text
+
+    def _data_changed(self) -> None:
+        self.setAccessibleDescription(self._describe())
         self.update()
+
+    # --- painting -----------------------------------------------------------------------
 
     def _colours(self) -> tuple[QColor, QColor, QColor]:
         pal = self.palette()
@@ -128,6 +219,33 @@ class _ChartBase(QWidget):
         muted = QColor(text)
         muted.setAlpha(160)
         return text, grid, muted
+
+    def paintEvent(self, event: object) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        try:
+            self._paint(p)
+            if self.hasFocus() and not self._exporting:
+                self._draw_focus(p)
+        finally:
+            p.end()
+
+    def _paint(self, p: QPainter) -> None:
+        raise NotImplementedError
+
+    def _draw_focus(self, p: QPainter) -> None:
+        """A dotted frame in the palette's highlight colour, just inside the edge (a shade
+        lighter on a dark palette, where the highlight is too dim for a 1-pixel line)."""
+        pal = self.palette()
+        colour = pal.color(QPalette.ColorRole.Highlight)
+        if is_dark(pal):
+            colour = colour.lighter(140)
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        p.setPen(QPen(colour, 1, Qt.PenStyle.DotLine))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(QRect(self.rect()).adjusted(1, 1, -2, -2))
+        p.restore()
 
     def _draw_title(self, p: QPainter, rect: QRectF) -> float:
         if not self._title:
@@ -149,6 +267,119 @@ class _ChartBase(QWidget):
     def _draw_empty(self, p: QPainter, rect: QRectF) -> None:
         p.setPen(self._colours()[2])
         p.drawText(rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._empty_text)
+
+    # --- export -------------------------------------------------------------------------
+
+    def image(self) -> QPixmap:
+        """The chart as it is drawn now, without the focus frame."""
+        self._exporting = True
+        try:
+            return self.grab()
+        finally:
+            self._exporting = False
+
+    def png_bytes(self) -> bytes:
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        ok = self.image().save(buffer, "PNG")
+        buffer.close()
+        if not ok:
+            raise OSError("the image could not be encoded as PNG")
+        return bytes(data.data())
+
+    def svg_bytes(self) -> bytes:
+        if QSvgGenerator is None:
+            raise OSError("SVG is not available in this Qt build")
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        gen = QSvgGenerator()
+        gen.setOutputDevice(buffer)
+        gen.setSize(self.size())
+        gen.setViewBox(self.rect())
+        gen.setResolution(self.logicalDpiX())  # text the size it has on screen
+        gen.setTitle(self._title)
+        gen.setDescription(self.accessibleDescription())
+        painter = QPainter(gen)
+        self._exporting = True
+        try:
+            self.render(painter, QPoint())
+        finally:
+            self._exporting = False
+            painter.end()
+        buffer.close()
+        return bytes(data.data())
+
+    def copy_image(self) -> None:
+        """Put the chart on the clipboard as an image."""
+        QApplication.clipboard().setPixmap(self.image())
+
+    def save_image(self, path: str | os.PathLike[str]) -> Path:
+        """Write the chart to ``path``: SVG for a ".svg" name, PNG otherwise. Raises
+        ``OSError`` when the file cannot be written."""
+        target = Path(path)
+        svg = target.suffix.lower() == ".svg"
+        data = self.svg_bytes() if svg else self.png_bytes()
+        target.write_bytes(data)
+        return target
+
+    def save_image_dialog(self) -> Path | None:
+        """Ask where to save the chart, save it there, and say so when that fails."""
+        filters = [PNG_FILTER, SVG_FILTER] if SVG_AVAILABLE else [PNG_FILTER]
+        suggested = os.path.join(_ChartBase._last_dir, _file_stem(self._title) + ".png")
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Save chart image", suggested, ";;".join(filters)
+        )
+        if not path:
+            return None
+        path = _with_suffix(path, chosen)
+        try:
+            saved = self.save_image(path)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            QMessageBox.warning(
+                self,
+                "Could not save the chart",
+                f"The chart image could not be saved to {path}:\n{reason}.",
+            )
+            return None
+        _ChartBase._last_dir = str(saved.parent)
+        return saved
+
+    # --- context menu -------------------------------------------------------------------
+
+    def context_menu(self) -> QMenu:
+        """The chart's context menu: "Copy image" and "Save image…"."""
+        if self._menu is None:
+            menu = QMenu(self)
+            menu.addAction("Copy image", self.copy_image)
+            menu.addAction("Save image…", self.save_image_dialog)
+            self._menu = menu
+        return self._menu
+
+    def _show_menu(self, global_pos: QPoint) -> None:
+        menu = self.context_menu()
+        if not menu.isVisible():  # a key and the platform may both ask for it
+            QToolTip.hideText()
+            menu.popup(global_pos)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        if event.reason() == QContextMenuEvent.Reason.Mouse:
+            self._show_menu(event.globalPos())
+        else:
+            self._show_menu(self.mapToGlobal(self.rect().center()))
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if (event.key() == Qt.Key.Key_Menu and mods == Qt.KeyboardModifier.NoModifier) or (
+            event.key() == Qt.Key.Key_F10 and mods == Qt.KeyboardModifier.ShiftModifier
+        ):
+            self._show_menu(self.mapToGlobal(self.rect().center()))
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
 
 class BarChart(_ChartBase):
@@ -173,10 +404,34 @@ class BarChart(_ChartBase):
             self._format_tick = format_tick
         self._axis_label = axis_label
         self.updateGeometry()
-        self.update()
+        self._data_changed()
 
     def bars(self) -> list[Bar]:
         return list(self._bars)
+
+    def _describe(self) -> str:
+        """E.g. "3 bars: gemma4:e4b 5.7 s, qwen3 1.2 s, gpt-4o-mini 812 ms." (the largest
+        values first, at most :data:`DESCRIBED_BARS`; unknown ones counted)."""
+        if not self._bars:
+            return self._empty_text
+        n = len(self._bars)
+        known = sorted(
+            (b for b in self._bars if b.value is not None),
+            key=lambda b: b.value or 0.0,
+            reverse=True,
+        )
+        parts = [f"{b.label} {b.text}" for b in known[:DESCRIBED_BARS]]
+        text = f"{n} bar{'s' if n != 1 else ''}"
+        if self._axis_label:
+            text += f" ({self._axis_label})"
+        if parts:
+            text += ": " + ", ".join(parts)
+            if len(known) > DESCRIBED_BARS:
+                text += f", and {len(known) - DESCRIBED_BARS} more"
+        unknown = n - len(known)
+        if unknown:
+            text += f"; {unknown} unknown"
+        return text + "."
 
     def sizeHint(self) -> QSize:
         fm = self.fontMetrics()
@@ -226,15 +481,12 @@ class BarChart(_ChartBase):
             for k in thin_ticks(lefts, widths)
         ]
 
-    def paintEvent(self, event: object) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    def _paint(self, p: QPainter) -> None:
         text_c, grid_c, muted_c = self._colours()
         full = QRectF(self.rect()).adjusted(8, 6, -8, -6)
         self._draw_title(p, full)
         if not self._bars:
             self._draw_empty(p, full)
-            p.end()
             return
         fm = self.fontMetrics()
         plot, label_w, _, row_h = self._layout()
@@ -279,7 +531,6 @@ class BarChart(_ChartBase):
                 end = plot.left() + w
             p.setPen(muted_c if b.value is None else text_c)
             p.drawText(QPointF(end + 4, cy + fm.ascent() / 2 - 1), b.text)
-        p.end()
 
     def event(self, e: QEvent) -> bool:
         if e.type() == QEvent.Type.ToolTip and self._bars:
@@ -312,6 +563,7 @@ class LineChart(_ChartBase):
         self._x_label = ""
         self._format_y: Callable[[float], str] = _short_number
         self._format_x: Callable[[float], str] = _short_number
+        self.setMouseTracking(True)
 
     def set_series(
         self,
@@ -329,10 +581,102 @@ class LineChart(_ChartBase):
             self._format_y = format_y
         if format_x is not None:
             self._format_x = format_x
-        self.update()
+        self._data_changed()
 
     def series(self) -> list[Series]:
         return list(self._series)
+
+    def _describe(self) -> str:
+        """E.g. "2 lines over 0 to 100 tasks; at the end: smart $0.42, always gpt $1.90."."""
+        if not self._series:
+            return self._empty_text
+        n = len(self._series)
+        span = f"0 to {self._format_x(self._x_max)}"
+        if self._x_label:
+            span += f" {self._x_label}"
+        ends = ", ".join(f"{s.name} {self._format_y(s.values[-1])}" for s in self._series)
+        return f"{n} line{'s' if n != 1 else ''} over {span}; at the end: {ends}."
+
+    # --- geometry -------------------------------------------------------------------------
+
+    def _plot_layout(
+        self, fm: QFontMetrics
+    ) -> tuple[QRectF, float, QRectF, list[float], float, list[tuple[int, float, str]]]:
+        """(inner rect, title height, plot rect, y ticks, top y tick, legend layout)."""
+        full = QRectF(self.rect()).adjusted(8, 6, -10, -6)
+        bold = self.font()
+        bold.setBold(True)
+        title_h = QFontMetrics(bold).height() + 6.0 if self._title else 0.0
+        hi = max((max(s.values) for s in self._series), default=0.0)
+        yticks = nice_ticks(hi, 4)
+        ytop = yticks[-1] if yticks[-1] > 0 else 1.0
+        y_label_w = max(fm.horizontalAdvance(self._format_y(t)) for t in yticks) + 8
+        legend = self._legend_layout(fm, full.width())
+        rows = 1 + max((row for row, _, _ in legend), default=0)
+        legend_h = rows * (fm.height() + 4) + 4
+        axis_h = fm.height() * (2 if self._x_label else 1) + 8
+        plot = QRectF(
+            full.left() + y_label_w,
+            full.top() + title_h + legend_h,
+            max(10.0, full.width() - y_label_w),
+            max(10.0, full.height() - title_h - legend_h - axis_h),
+        )
+        return full, title_h, plot, yticks, ytop, legend
+
+    def plot_rect(self) -> QRectF:
+        """Where the lines are drawn at the current size (empty without data)."""
+        if not self._series:
+            return QRectF()
+        return self._plot_layout(self.fontMetrics())[2]
+
+    # --- hover --------------------------------------------------------------------------
+
+    def values_at(self, x: float) -> tuple[float, list[tuple[Series, float]]] | None:
+        """The x value of the step nearest to widget x-coordinate ``x`` and each series'
+        value there (``None`` without data). Series of different lengths each span the
+        whole x range, so each is read at its own nearest step."""
+        plot = self.plot_rect()
+        if not self._series or plot.width() <= 0:
+            return None
+        f = min(max((x - plot.left()) / plot.width(), 0.0), 1.0)
+        longest = max(len(s.values) for s in self._series)
+        steps = max(1, longest - 1)
+        x_value = self._x_max * round(f * steps) / steps
+        # no more digits than one step resolves ("42 tasks", not "42.1053 tasks")
+        step = self._x_max / steps
+        digits = 0 if step >= 1 else 1 - math.floor(math.log10(step))
+        x_value = round(x_value, digits)
+        out = [(s, s.values[round(f * (len(s.values) - 1))]) for s in self._series]
+        return x_value, out
+
+    def hover_text(self, pos: QPointF) -> str:
+        """The tooltip at ``pos``: the nearest x step, then each series' value there;
+        empty outside the plot."""
+        plot = self.plot_rect()
+        if not plot.adjusted(-4, -4, 4, 4).contains(pos):
+            return ""
+        found = self.values_at(pos.x())
+        if found is None:
+            return ""
+        x_value, values = found
+        head = self._format_x(x_value)
+        if self._x_label:
+            head += f" {self._x_label}"
+        return "\n".join([head, *(f"{s.name}: {self._format_y(v)}" for s, v in values)])
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        text = self.hover_text(pos)
+        if text:
+            area = self.plot_rect().adjusted(-4, -4, 4, 4).toAlignedRect()
+            QToolTip.showText(event.globalPosition().toPoint(), text, self, area)
+        else:
+            QToolTip.hideText()
+        super().mouseMoveEvent(event)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        QToolTip.hideText()
+        super().leaveEvent(event)
 
     def sizeHint(self) -> QSize:
         return QSize(420, 220)
@@ -350,31 +694,16 @@ class LineChart(_ChartBase):
             x += w
         return out
 
-    def paintEvent(self, event: object) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    def _paint(self, p: QPainter) -> None:
         text_c, grid_c, muted_c = self._colours()
         full = QRectF(self.rect()).adjusted(8, 6, -10, -6)
         title_h = self._draw_title(p, full)
         if not self._series:
             self._draw_empty(p, full.adjusted(0, title_h, 0, 0))
-            p.end()
             return
         fm = self.fontMetrics()
-        hi = max((max(s.values) for s in self._series), default=0.0)
-        yticks = nice_ticks(hi, 4)
-        ytop = yticks[-1] if yticks[-1] > 0 else 1.0
-        y_label_w = max(fm.horizontalAdvance(self._format_y(t)) for t in yticks) + 8
-        legend = self._legend_layout(fm, full.width())
-        rows = 1 + max((row for row, _, _ in legend), default=0)
-        legend_h = rows * (fm.height() + 4) + 4
-        axis_h = fm.height() * (2 if self._x_label else 1) + 8
-        plot = QRectF(
-            full.left() + y_label_w,
-            full.top() + title_h + legend_h,
-            max(10.0, full.width() - y_label_w),
-            max(10.0, full.height() - title_h - legend_h - axis_h),
-        )
+        full, title_h, plot, yticks, ytop, legend = self._plot_layout(fm)
+        y_label_w = plot.left() - full.left()
         pal = self.palette()
         # legend
         for k, (row, x, name) in enumerate(legend):
@@ -438,7 +767,6 @@ class LineChart(_ChartBase):
             p.setPen(pen)
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawPath(path)
-        p.end()
 
 
 def downsample(values: Sequence[float], points: int = 400) -> tuple[float, ...]:

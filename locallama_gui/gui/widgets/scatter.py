@@ -86,10 +86,25 @@ class ScatterChart(_ChartBase):
         if format_y is not None:
             self._format_y = format_y
         self._drawn = []
-        self.update()
+        self._data_changed()
 
     def points(self) -> list[Point]:
         return list(self._points)
+
+    def _describe(self) -> str:
+        """E.g. "4 models; 1 without a known cost not shown. Highest quality: gpt 92%."."""
+        if not self._points:
+            return self._empty_text
+        n = len(self._points)
+        text = f"{n} model{'s' if n != 1 else ''}"
+        missing = sum(1 for pt in self._points if pt.x is None)
+        if missing:
+            text += f"; {missing} without a known cost not shown"
+        shown = [pt for pt in self._points if pt.x is not None]
+        if shown:
+            best = max(shown, key=lambda pt: pt.y)
+            text += f". Highest quality: {best.label} {self._format_y(best.y)}"
+        return text + "."
 
     def drawn_points(self) -> list[tuple[QPointF, Point]]:
         """Where each drawn point landed at the last paint (for tooltips and tests)."""
@@ -149,9 +164,7 @@ class ScatterChart(_ChartBase):
 
     # --- painting -------------------------------------------------------------------------
 
-    def paintEvent(self, event: object) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    def _paint(self, p: QPainter) -> None:
         text_c, grid_c, muted_c = self._colours()
         full = QRectF(self.rect()).adjusted(8, 6, -8, -6)
         title_h = self._draw_title(p, full)
@@ -159,7 +172,6 @@ class ScatterChart(_ChartBase):
         known = [pt for pt in self._points if pt.x is not None]
         if not known:
             self._draw_empty(p, full.adjusted(0, title_h, 0, 0))
-            p.end()
             return
         fm = self.fontMetrics()
         pal = self.palette()
@@ -290,7 +302,6 @@ class ScatterChart(_ChartBase):
                 note,
             )
         self._drawn = centres
-        p.end()
 
     def _draw_legend(
         self,
