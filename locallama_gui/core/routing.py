@@ -13,6 +13,7 @@ built on first access.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import fnmatch
 import heapq
@@ -649,17 +650,28 @@ class Candidate:
         return self.model.tier
 
 
-def _alias_target(alias: ModelInfo, models: Sequence[ModelInfo]) -> ModelInfo | None:
+def _alias_target(
+    alias: ModelInfo, models: Sequence[ModelInfo], ids: Sequence[str] | None = None
+) -> ModelInfo | None:
     """The model a ``~vendor/family-latest`` alias redirects to: the newest model of that
-    vendor whose id starts with the family and whose prices are the alias's."""
+    vendor whose id starts with the family and whose prices are the alias's.
+
+    ``ids``: the models' ids when ``models`` is sorted by id (as an index holds them): the
+    family's models are then found by bisection, not by a scan of every model."""
     body = alias.id[1:]
     if not body.endswith("-latest") or "/" not in body:
         return None
     family = body[: -len("-latest")] + "-"
     prices = alias.pricing.prices if alias.pricing else None
+    if ids is None:
+        pool: Iterable[ModelInfo] = models
+    else:
+        lo = bisect.bisect_left(ids, family)
+        hi = bisect.bisect_left(ids, family[:-1] + chr(ord(family[-1]) + 1), lo)
+        pool = models[lo:hi]
     found = [
         m
-        for m in models
+        for m in pool
         if m.id.startswith(family)
         and ":" not in m.id
         and (m.pricing.prices if m.pricing else None) == prices
@@ -668,10 +680,12 @@ def _alias_target(alias: ModelInfo, models: Sequence[ModelInfo]) -> ModelInfo | 
 
 
 def _underlying(models: Sequence[ModelInfo], by_id: Mapping[str, int]) -> tuple[int, ...]:
+    """Each model's underlying model: an alias's target, or itself (``models`` sorted by id)."""
     out = list(range(len(models)))
+    ids = [m.id for m in models]
     for i, m in enumerate(models):
         if m.id.startswith("~"):
-            target = _alias_target(m, models)
+            target = _alias_target(m, models, ids)
             if target is not None:
                 out[i] = by_id[target.id]
     return tuple(out)
