@@ -45,6 +45,7 @@ from locallama_gui.core.tokens import estimate_tokens
 from locallama_gui.services import operations
 from locallama_gui.services.facade import Services, UnknownModel
 from locallama_gui.services.views import model_view
+from locallama_gui.store.db import StoreError
 
 
 def _price_cells(view: dict[str, Any], tier: str) -> tuple[str, str]:
@@ -281,11 +282,26 @@ def cmd_route(args: argparse.Namespace) -> int:
 # --- simulate --------------------------------------------------------------------------------
 
 
+def _positive_days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 0 < days <= 36500:
+        raise argparse.ArgumentTypeError("days must be above 0 (and at most 36500)")
+    return days
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     # The tasks first: a file that is not in its format says so alone, on one line.
     start = args.start or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if args.recorded and args.tasks_file:
+        raise CliError("give --recorded or --tasks-file, not both")
+    recorded: tuple[int, int] | None = None  # (tasks, unreadable records)
     try:
-        if args.tasks_file:
+        if args.recorded:
+            tasks = []  # read below, from the store
+        elif args.tasks_file:
             text = read_text_file(args.tasks_file, "tasks file")
             source = args.tasks_file
             if args.tasks_file.lower().endswith(".csv"):
@@ -308,6 +324,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
     services = open_services(args)
     print_notices(services, args)
+    if args.recorded:
+        try:
+            tasks, unreadable = services.recorded_tasks(days=args.days)
+        except StoreError as e:
+            raise CliError(f"the route history could not be read: {e}") from None
+        if not tasks:
+            raise CliError(
+                f"no tasks were routed in the last {args.days:g} days: run or route some first "
+                "(locallama run, the gateway, the MCP server), or simulate a scenario"
+            )
+        recorded = (len(tasks), unreadable)
     policy = _policy_from_args(args, services)
     try:
         result = services.simulate(tasks, policy, baseline_id=args.baseline)
@@ -328,13 +355,25 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         }
     if args.json:
         out = result.to_dict(include_rows=args.rows)
-        out["seed"] = args.seed
-        out["tasks_per_day"] = args.tasks_per_day
+        out["seed"] = None if recorded else args.seed
+        out["tasks_per_day"] = None if recorded else args.tasks_per_day
+        out["recorded"] = (
+            None
+            if recorded is None
+            else {"days": args.days, "tasks": recorded[0], "unreadable": recorded[1]}
+        )
         out["catalogue"] = services.catalogue.label
         out["first_come_first_served"] = fcfs_view
         emit_json(out)
         return EXIT_OK
-    print(f"Simulated {result.tasks:,} tasks at {args.tasks_per_day:,}/day (seed {args.seed}).")
+    if recorded is not None:
+        skipped = f"; {recorded[1]} unreadable records skipped" if recorded[1] else ""
+        print(
+            f"Simulated the {result.tasks:,} tasks routed in the last {args.days:g} days, at "
+            f"their recorded times{skipped}."
+        )
+    else:
+        print(f"Simulated {result.tasks:,} tasks at {args.tasks_per_day:,}/day (seed {args.seed}).")
     print(f"  total cost:       {format_usd(result.total_cost_usd, 4)}")
     if result.unknown_cost_tasks:
         print(f"  unknown cost:     {result.unknown_cost_tasks} tasks (variable-price routers)")
@@ -372,13 +411,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from locallama_gui.services.bench import run_bench
 
     progress = None if args.json else _bench_progress
-    figures = run_bench(quick=args.quick, progress=progress)
+    figures = run_bench(quick=args.quick, progress=progress, scaling=not args.no_scaling)
     figures.update(run_gateway_bench(quick=args.quick, progress=progress))
     if args.json:
         emit_json(figures)
         return EXIT_OK
     for key, value in figures.items():
-        print(f"{key:<34} {value}")
+        if isinstance(value, list):  # the scaling notes: one a line
+            print(f"{key:<34} {'none' if not value else ''}".rstrip())
+            for item in value:
+                print(f"  - {item}")
+        else:
+            print(f"{key:<34} {value}")
     return EXIT_OK
 
 
@@ -483,6 +527,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--start", type=when, metavar="ISO", help="first simulated day (UTC)")
     p.add_argument("--tasks-file", metavar="FILE", help="JSONL or CSV tasks instead of a scenario")
+    p.add_argument(
+        "--recorded",
+        action="store_true",
+        help="the tasks routed in the last --days days (run, the gateway, the MCP server)",
+    )
+    p.add_argument(
+        "--days", type=_positive_days, default=30.0, metavar="D", help="with --recorded (30)"
+    )
     p.add_argument("--baseline", metavar="ID", help="paid model to compare against")
     p.add_argument("--rows", action="store_true", help="with --json: every task's route")
     p.add_argument(
@@ -497,4 +549,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="speed figures of routing, costing and simulation")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quick", action="store_true", help="smaller runs (for a smoke check)")
+    p.add_argument(
+        "--no-scaling",
+        action="store_true",
+        help="skip the scale_* figures (the catalogue at 10x and 100x, 10k to 1M simulated "
+        "tasks): the long part of a full run",
+    )
     p.set_defaults(func=cmd_bench)

@@ -575,6 +575,45 @@ def tasks_from_csv(
     ]
 
 
+def tasks_from_history(records: Iterable[tuple[datetime, object]]) -> tuple[list[SimTask], int]:
+    """The recorded tasks (the route history's ``task`` objects: a decision's ``task`` in its
+    JSON form) at the moments they were routed, oldest first, and how many records could not
+    be read back (an older or damaged entry is skipped, never fatal)."""
+    out: list[SimTask] = []
+    skipped = 0
+    for ts, rec in records:
+        try:
+            if not isinstance(rec, Mapping):
+                raise TypeError("not an object")
+            caps = rec.get("capabilities") or ()
+            if not isinstance(caps, list | tuple) or not all(c in CAPABILITIES for c in caps):
+                raise ValueError("capabilities")
+            category = rec.get("category") or "chat"
+            if category not in CATEGORIES:
+                raise ValueError("category")
+            prompt = _whole(rec.get("prompt_tokens"))
+            output = _whole(rec.get("output_tokens"))
+            cx = _number(rec.get("complexity"))
+            if prompt is None or prompt < 0 or output is None or output < 0:
+                raise ValueError("token counts")
+            if cx is not None and not 0.0 <= cx <= 1.0:
+                raise ValueError("complexity")
+            task = Task(
+                prompt_tokens=prompt,
+                output_tokens=output,
+                complexity=cx,
+                category=category,
+                capabilities=frozenset(caps),
+                priority=Priority(rec.get("priority") or Priority.BALANCED.value),
+            )
+        except (TypeError, ValueError):
+            skipped += 1
+            continue
+        out.append(SimTask(as_utc(ts), task))
+    out.sort(key=lambda st: st.at)
+    return out, skipped
+
+
 __all__ = [
     "CATEGORIES",
     "DEFAULT_CATEGORY_MIX",
@@ -588,5 +627,6 @@ __all__ = [
     "generate_tasks",
     "simulate",
     "tasks_from_csv",
+    "tasks_from_history",
     "tasks_from_jsonl",
 ]

@@ -33,7 +33,12 @@ from locallama_gui.core.routing import (
     route,
 )
 from locallama_gui.core.settings import Settings
-from locallama_gui.core.simulation import SimTask, SimulationResult, simulate
+from locallama_gui.core.simulation import (
+    SimTask,
+    SimulationResult,
+    simulate,
+    tasks_from_history,
+)
 from locallama_gui.services.catalogue import (
     LoadedCatalogue,
     bundled_benchmarked_models,
@@ -43,6 +48,9 @@ from locallama_gui.store.db import Store, StoreError
 from locallama_gui.store.settings_file import load_settings, save_settings
 
 log = logging.getLogger(__name__)
+
+#: The longest a write handed to ``Services.write_behind`` waits for others to join it.
+WRITE_BATCH_S = 0.05
 
 #: Observed samples older than this are not read for profiles at start-up.
 PROFILE_WINDOW = timedelta(days=90)
@@ -93,6 +101,9 @@ class Services:
         self._stale_due: float | None = None
         self._rebuilding = False
         self._writer: ThreadPoolExecutor | None = None
+        self._pending_writes: list[tuple[Callable[..., Any], tuple, dict]] = []
+        self._drain_scheduled = False
+        self._flush_now = threading.Event()  # cuts a batch's wait short (flush, close)
 
     # --- construction -----------------------------------------------------------------------
 
@@ -118,6 +129,7 @@ class Services:
         with self._lock:
             writer, self._writer = self._writer, None
         if writer is not None:
+            self._flush_now.set()
             writer.shutdown(wait=True)  # every write handed over is made before the store closes
         if self.store is not None:
             self.store.close()
@@ -127,12 +139,31 @@ class Services:
     def write_behind(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Make a store write on the one writer thread, in order, without waiting for it (the
         gateway answers before its records are written). A failure is logged, as the
-        run's own writes are; :meth:`flush_writes` waits for what was handed over."""
+        run's own writes are; :meth:`flush_writes` waits for what was handed over.
+
+        Writes are made in batches, at most :data:`WRITE_BATCH_S` after the first of them:
+        the writer then takes the interpreter from the gateway's thread once per batch, not
+        once per request (which cost every request a share of its latency)."""
         with self._lock:
             if self._writer is None:
                 self._writer = ThreadPoolExecutor(1, thread_name_prefix="locallama-writer")
+            self._pending_writes.append((fn, args, kwargs))
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
             writer = self._writer
-        writer.submit(_write, fn, args, kwargs)
+        writer.submit(self._drain_writes)
+
+    def _drain_writes(self) -> None:
+        """On the writer thread: wait for the batch to gather, then make its writes in order."""
+        self._flush_now.wait(WRITE_BATCH_S)
+        with self._lock:
+            batch, self._pending_writes = self._pending_writes, []
+            self._drain_scheduled = False
+            if self._writer is not None:
+                self._flush_now.clear()
+        for fn, args, kwargs in batch:
+            _write(fn, args, kwargs)
 
     def flush_writes(self, timeout_s: float = 10.0) -> bool:
         """Wait until every write handed to :meth:`write_behind` so far is made."""
@@ -140,6 +171,7 @@ class Services:
             writer = self._writer
         if writer is None:
             return True
+        self._flush_now.set()
         try:
             writer.submit(lambda: None).result(timeout_s)
         except (TimeoutError, RuntimeError):  # RuntimeError: closed meanwhile (all written)
@@ -434,6 +466,18 @@ class Services:
             progress=progress,
             cancelled=cancelled,
         )
+
+    def recorded_tasks(
+        self, days: float = 30.0, limit: int = 1_000_000
+    ) -> tuple[list[SimTask], int]:
+        """The tasks routed in the last ``days`` days (the gateway, ``run``, the MCP server,
+        the playground record each), oldest first, to simulate again; and how many records
+        could not be read back. Raises :class:`StoreError` when the history is unreadable."""
+        if self.store is None:
+            return [], 0
+        since = self.clock() - timedelta(days=days)
+        records = [(r.ts, r.task) for r in self.store.recent_routes(limit=limit, since=since)]
+        return tasks_from_history(records)
 
     def spend_today(self) -> Decimal | None:
         if self.store is None:

@@ -719,13 +719,17 @@ class Store:
             )
             return int(cur.lastrowid or 0)
 
-    def recent_routes(self, limit: int = 50) -> list[RouteRecord]:
-        """The newest routes, newest first."""
+    def recent_routes(self, limit: int = 50, since: datetime | None = None) -> list[RouteRecord]:
+        """The newest routes (those at or after ``since``), newest first."""
+        where, params = "", [max(0, int(limit))]
+        if since is not None:
+            where = " WHERE ts >= ?"
+            params.insert(0, _ts(since))  # type: ignore[arg-type]
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT id, ts, task, decision, chosen_id FROM route_history"
-                " ORDER BY ts DESC, id DESC LIMIT ?",
-                (max(0, int(limit)),),
+                f"{where} ORDER BY ts DESC, id DESC LIMIT ?",
+                tuple(params),
             ).fetchall()
         return [
             RouteRecord(

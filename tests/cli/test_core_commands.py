@@ -380,11 +380,74 @@ def test_simulate_unknown_baseline(capsys):
 # --- bench -------------------------------------------------------------------------------
 
 
-def test_bench_quick_prints_the_figures(capsys):
+@pytest.fixture
+def small_scaling(monkeypatch):
+    """The scaling figures over 1x and 2x the catalogue and 100 and 1,000 tasks (3x and
+    10,000 only in a full run), so that ``bench --quick`` stays a smoke check."""
+    from locallama_gui.services import bench
+
+    monkeypatch.setattr(bench, "CATALOGUE_SCALES", (1, 2, 3))
+    monkeypatch.setattr(bench, "CATALOGUE_SCALES_QUICK", (1, 2))
+    monkeypatch.setattr(bench, "TASK_SIZES", (100, 1000, 10_000))
+    monkeypatch.setattr(bench, "TASK_SIZES_QUICK", (100, 1000))
+    monkeypatch.setattr(bench, "SCALE_DECISIONS_QUICK", 40)
+    monkeypatch.setattr(bench, "SCALE_MIN_DECISIONS", 20)
+    monkeypatch.setattr(bench, "SCALE_WARM_TASKS", 60)
+
+
+def test_bench_quick_prints_the_figures(capsys, small_scaling):
     data = run_json(capsys, "bench", "--quick")
     for key in ("route_p50_us", "route_p99_us", "cost_all_models_ms", "simulate_tasks_per_s"):
         assert data[key] > 0
     assert data["models"] == 434
+    # how the figures grow: every size --quick runs, and none of the full run's largest
+    for n in (1, 2):
+        assert data[f"scale_models_{n}x"] == n * 434
+        assert data[f"scale_distinct_models_{n}x"] == n * data["scale_distinct_models_1x"]
+        for what in ("index_build_ms", "warm_ms", "route_p50_us", "route_p99_us", "memory_mib"):
+            assert data[f"scale_{what}_{n}x"] > 0
+        assert data[f"scale_route_decisions_{n}x"] >= 20
+    assert not any(key.endswith("_3x") for key in data)
+    for what in ("index_build", "warm", "route_p50", "route_p99", "memory"):
+        assert f"scale_{what}_growth_2x" in data
+    for label in ("100", "1k"):
+        assert data[f"scale_sim_seconds_{label}"] > 0
+        assert data[f"scale_sim_tasks_per_s_{label}"] > 0
+        assert f"scale_generate_seconds_{label}" in data
+        assert f"scale_sim_peak_rss_mib_{label}" in data
+    assert "scale_sim_seconds_10k" not in data
+    for what in ("generate", "sim_seconds", "sim_peak_rss"):
+        assert f"scale_{what}_growth_10x" in data
+    assert isinstance(data["scale_notes"], list)
+    assert all(isinstance(note, str) for note in data["scale_notes"])
+
+
+def test_bench_no_scaling_skips_the_scale_figures_and_notes_print_one_a_line(capsys, monkeypatch):
+    from locallama_gui.gateway import bench as gateway_bench
+    from locallama_gui.services import bench
+
+    asked = {}
+
+    def fake_run_bench(quick=False, progress=None, scaling=True):
+        asked.update(quick=quick, scaling=scaling)
+        out = {"route_p50_us": 60.0}
+        if scaling:
+            out["scale_notes"] = ["route p50: 20x at 10x the catalogue", "warm: 15x"]
+        return out
+
+    monkeypatch.setattr(bench, "run_bench", fake_run_bench)
+    monkeypatch.setattr(gateway_bench, "run_gateway_bench", lambda quick, progress: {})
+    data = run_json(capsys, "bench", "--quick", "--no-scaling")
+    assert asked == {"quick": True, "scaling": False}
+    assert not any(key.startswith("scale_") for key in data)
+    code, out, _ = run(capsys, "bench")
+    assert code == 0 and asked == {"quick": False, "scaling": True}
+    assert out.splitlines() == [
+        f"{'route_p50_us':<34} 60.0",
+        "scale_notes",
+        "  - route p50: 20x at 10x the catalogue",
+        "  - warm: 15x",
+    ]
 
 
 def test_simulate_refuses_an_absurd_task_count(capsys):
@@ -437,3 +500,45 @@ def test_cost_and_route_bill_images(capsys):
     assert Decimal(data["breakdown"]["image"]) == 4 * Decimal("0.000000375")
     routed = run_json(capsys, "route", "--prompt", "What is in these photos?", "--images", "2")
     assert "vision" in routed["task"]["capabilities"]
+
+
+def test_simulate_recorded_tasks_compares_with_first_come_first_served(capsys):
+    """--recorded replays the route history (what run, the gateway and the MCP server record)
+    at its times, with the quota-aware saving against first come, first served."""
+    from datetime import UTC, datetime, timedelta
+
+    from locallama_gui.store import paths
+    from locallama_gui.store.db import Store
+
+    prompts = ["hi", "fix this python bug: x = [1, 2", "summarise the meeting notes"]
+    tasks = [run_json(capsys, "route", "--prompt", p)["task"] for p in prompts]
+    store = Store(paths.database_path())
+    now = datetime.now(UTC)
+    for k in range(240):  # 80 tasks a day for 3 days: more than the 50 free requests a day
+        ts = now - timedelta(days=3) + timedelta(minutes=18 * k)
+        store.add_route(ts=ts, task=tasks[k % 3], decision={}, chosen_id=None)
+    store.add_route(ts=now - timedelta(hours=1), task={"category": 7}, decision={}, chosen_id=None)
+    old = now - timedelta(days=40)
+    store.add_route(ts=old, task=tasks[0], decision={}, chosen_id=None)
+    store.close()
+
+    data = run_json(capsys, "simulate", "--recorded", "--rows")
+    # the three route commands above are in the history too, as the newest
+    assert data["recorded"] == {"days": 30.0, "tasks": 243, "unreadable": 1}
+    assert data["tasks"] == 243 and data["seed"] is None
+    assert [r["category"] for r in data["rows"][:3]] == [t["category"] for t in tasks]
+    fcfs = data["first_come_first_served"]
+    assert Decimal(fcfs["total_cost_usd"]) - Decimal(data["total_cost_usd"]) == Decimal(
+        fcfs["saving_usd"]
+    )
+    assert run_json(capsys, "simulate", "--recorded", "--days", "45")["tasks"] == 244
+    code, out, _ = run(capsys, "simulate", "--recorded", "--days", "45")
+    assert code == 0 and "1 unreadable records skipped" in out and "244 tasks routed" in out
+
+
+def test_simulate_recorded_without_history_says_what_to_do(capsys):
+    code, _, err = run(capsys, "simulate", "--recorded")
+    assert code != 0
+    assert "no tasks were routed in the last 30 days" in err and "locallama run" in err
+    code, _, err = run(capsys, "simulate", "--recorded", "--tasks-file", "x.jsonl")
+    assert code != 0 and "not both" in err

@@ -347,3 +347,29 @@ def test_imported_tasks(qtbot, pane, tmp_path):
     batch.import_tasks(str(bad))
     qtbot.waitUntil(lambda: "needs a prompt or prompt_tokens" in batch.banner.text, timeout=10000)
     assert batch.import_label.text() == ""
+
+
+def test_recorded_tasks_are_simulated_again(qtbot, pane, controller):
+    """The batch view replays the route history at its times; without one it says how the
+    history fills."""
+    from datetime import UTC, datetime, timedelta
+
+    batch = pane.batch
+    pane.tabs.setCurrentWidget(batch)
+    qtbot.mouseClick(batch.recorded_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "No tasks were routed in the last 30 days" in batch.banner.text)
+    assert not batch.import_mode.isChecked()
+
+    store = controller.services.store
+    now = datetime.now(UTC)
+    task = {"prompt_tokens": 900, "output_tokens": 300, "complexity": 0.4, "category": "code"}
+    for k in range(12):
+        store.add_route(ts=now - timedelta(hours=12 - k), task=task, decision={}, chosen_id=None)
+    store.add_route(ts=now, task="not a task", decision={}, chosen_id=None)
+    qtbot.mouseClick(batch.recorded_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: batch.import_mode.isChecked(), timeout=10000)
+    assert "12 tasks" in batch.import_label.text() and "1 unreadable" in batch.import_label.text()
+    outcome = _run_batch(qtbot, batch)
+    rows = outcome.runs[0].result.rows
+    assert len(rows) == 12 and {r.category for r in rows} == {"code"}
+    assert [r.at for r in rows] == sorted(r.at for r in rows)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+import pytest
+
 from locallama_gui.core.samples import PerformanceSample
 from locallama_gui.core.settings import Settings
 from locallama_gui.services.facade import Services
@@ -82,3 +84,36 @@ def test_writes_behind_are_made_in_order_and_before_the_store_closes(tmp_path):
     services.close()  # waits for the writer, then closes the store
     with Store(path) as again:
         assert len(again.samples(model_id="openai/gpt-4o")) == 1
+
+
+@pytest.mark.expected_warning_logs
+def test_writes_behind_are_made_in_batches_in_order(tmp_path, monkeypatch):
+    """A burst of writes wakes the writer once, not once per write; each write is still made,
+    in order, on the writer thread, and one that fails costs only itself."""
+    import threading
+
+    services = Services(settings=Settings(), store=None)
+    drains = []
+    real = Services._drain_writes
+
+    def counted(self):
+        drains.append(threading.current_thread().name)
+        real(self)
+
+    monkeypatch.setattr(Services, "_drain_writes", counted)
+    made: list[tuple[int, str]] = []
+
+    def write(k: int) -> None:
+        if k == 7:
+            raise RuntimeError("this one fails")
+        made.append((k, threading.current_thread().name))
+
+    for k in range(200):
+        services.write_behind(write, k)
+    assert services.flush_writes()
+    assert [k for k, _ in made] == [k for k in range(200) if k != 7]
+    assert all(name.startswith("locallama-writer") for _, name in made)
+    assert 1 <= len(drains) <= 3
+    services.write_behind(write, 500)
+    services.close()  # the last batch is made before close returns, without its wait
+    assert made[-1][0] == 500

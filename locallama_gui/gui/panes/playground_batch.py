@@ -67,6 +67,7 @@ from locallama_gui.gui.panes.playground_single import FREE_PREF_TEXT
 from locallama_gui.gui.widgets.charts import Bar, BarChart, LineChart, Series, downsample
 from locallama_gui.gui.widgets.layout import inputs_and_results
 from locallama_gui.gui.widgets.states import Banner
+from locallama_gui.store.db import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -329,9 +330,15 @@ class BatchView(QWidget):
         sv.addLayout(cx)
         imp = QHBoxLayout()
         self.import_button = QPushButton("Import JSONL/CSV…")
+        self.recorded_button = QPushButton("Recorded tasks")
+        self.recorded_button.setToolTip(
+            "The tasks routed in the last 30 days (runs, the gateway, the MCP server), at "
+            "their recorded times"
+        )
         self.import_label = QLabel("")
         self.import_label.setWordWrap(True)
         imp.addWidget(self.import_button)
+        imp.addWidget(self.recorded_button)
         imp.addWidget(self.import_label, 1)
         sv.addLayout(imp)
         lv.addWidget(src)
@@ -458,6 +465,7 @@ class BatchView(QWidget):
         self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.import_button.clicked.connect(self.import_dialog)
+        self.recorded_button.clicked.connect(lambda: self.load_recorded())
         self.generate_mode.toggled.connect(self._mode_changed)
         self.rows_policy.currentIndexChanged.connect(self._show_rows)
         self.export_button.clicked.connect(self.export_dialog)
@@ -553,6 +561,36 @@ class BatchView(QWidget):
             on_error=self._import_failed,
         )
 
+    def load_recorded(self, days: float = 30.0) -> Job | None:
+        """Simulate again what was really routed: the route history of the last ``days``."""
+        services = self.controller.services
+        if services is None:
+            return None
+        self.import_label.setText("Reading the route history…")
+        return self.controller.runner.run_blocking(
+            "read recorded tasks",
+            services.recorded_tasks,
+            days,
+            on_done=lambda found: self._recorded_ok(days, *found),
+            on_error=self._import_failed,
+        )
+
+    def _recorded_ok(self, days: float, tasks: list[SimTask], unreadable: int) -> None:
+        if not tasks:
+            self.import_label.setText("")
+            self.banner.show_message(
+                f"No tasks were routed in the last {days:g} days. Run tasks, or use the "
+                "gateway or the MCP server, and they are recorded here.",
+                "info",
+            )
+            return
+        skipped = f" ({unreadable} unreadable skipped)" if unreadable else ""
+        self._imported = tuple(tasks)
+        self._imported_name = "recorded tasks"
+        self.import_label.setText(f"Recorded, last {days:g} days: {len(tasks):,} tasks{skipped}")
+        self.import_mode.setEnabled(True)
+        self.import_mode.setChecked(True)
+
     def _imported_ok(self, path: str, tasks: list[SimTask]) -> None:
         self._imported = tuple(tasks)
         self._imported_name = Path(path).name
@@ -566,6 +604,8 @@ class BatchView(QWidget):
             text = f"The task file has a problem: {exc}"
         elif isinstance(exc, OSError):
             text = f"Could not read the task file: {exc.strerror or exc}"
+        elif isinstance(exc, StoreError):
+            text = f"The route history could not be read: {exc}"
         else:
             text = f"Could not import the tasks: {exc}"
         self.banner.show_message(text, "error")
@@ -628,6 +668,7 @@ class BatchView(QWidget):
         self.run_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.import_button.setEnabled(not running)
+        self.recorded_button.setEnabled(not running)
         if running:
             self.export_button.setEnabled(False)
 
