@@ -21,7 +21,7 @@ import math
 import operator
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -703,6 +703,39 @@ def _cost_score(cost: float) -> float:
     return 0.0 if s < 0 else s
 
 
+class _LazyRows:
+    """Rows made one by one as a reader asks for them, each made once: every iteration
+    starts from the first row."""
+
+    __slots__ = ("_made", "_source")
+
+    def __init__(self, source: Iterator[tuple]) -> None:
+        self._source: Iterator[tuple] | None = source
+        self._made: list[tuple] = []
+
+    def __iter__(self) -> Iterator[tuple]:
+        k = 0
+        while True:
+            if k < len(self._made):
+                yield self._made[k]
+                k += 1
+                continue
+            if self._source is None:
+                return
+            row = next(self._source, None)
+            if row is None:
+                self._source = None
+                return
+            self._made.append(row)
+
+    def __bool__(self) -> bool:
+        return next(iter(self), None) is not None
+
+    @property
+    def made(self) -> list[tuple]:
+        return self._made
+
+
 class RouteDecision:
     """The outcome of :func:`route`. The chain is built on first access; so are the full
     candidate and rejection lists, which a caller that only needs the answer never pays for.
@@ -719,6 +752,7 @@ class RouteDecision:
         order: list[tuple],
         full_rows: Callable[[], list[tuple]],
         rejections: Callable[[], list[tuple[int, Reason, str]]],
+        below_rows: Iterator[tuple] | None = None,
     ) -> None:
         self.resolved = resolved
         self.policy = policy
@@ -728,6 +762,11 @@ class RouteDecision:
         self._order = order  # the eligible rows that decide the chain, best first
         self._full_rows = full_rows
         self._rejections = rejections
+        # the rows below the quality bar in order, made only as far as the chain needs them
+        # (the full list scores every candidate)
+        self._below_lazy = _LazyRows(
+            below_rows if below_rows is not None else iter(self._below_from_all())
+        )
         self._pinned_row: tuple | None = None
         self._chain: list[int] = []
         self.scarcity_note: str | None = None  # free requests kept for dearer tasks
@@ -747,6 +786,9 @@ class RouteDecision:
     def _all_rows(self) -> list[tuple]:
         """Every model that passed the filters, scored, in routing order (pin aside)."""
         return self._full_rows()
+
+    def _below_from_all(self) -> Iterator[tuple]:
+        yield from (r for r in self._all_rows if r[6] == 2)
 
     @cached_property
     def _below(self) -> list[tuple]:
@@ -768,7 +810,7 @@ class RouteDecision:
             return
         index = self.context.index
         models = index.models
-        lead: list[tuple] = self._order if self._order else self._below
+        lead: Iterable[tuple] = self._order if self._order else self._below_lazy
         self.below_threshold = bool(lead) and not self._order
         if policy.pinned is not None:
             j = index.by_id.get(policy.pinned)
@@ -808,8 +850,8 @@ class RouteDecision:
 
         take(lead)
         if len(chain) < 1 + depth and self._order:
-            take(self._below)
-        if len(chain) < 1 + depth and len(lead) > len(chain) and self._order:
+            take(self._below_lazy)
+        if len(chain) < 1 + depth and self._order and len(lead) > len(chain):  # type: ignore[arg-type]
             # duplicates took slots the bounded search counted on: look at every candidate
             take(r for r in self._all_rows if r[6] != 2)
         paid = Tier.PAID
@@ -822,7 +864,7 @@ class RouteDecision:
         if paid_ok and chain and models[chain[-1]].tier is not paid:
             in_chain = set(chain)
 
-            def first_paid(rows: list[tuple]) -> int | None:
+            def first_paid(rows: Iterable[tuple]) -> int | None:
                 return next(
                     (
                         r[1]
@@ -836,7 +878,7 @@ class RouteDecision:
 
             extra = first_paid(self._order)
             if extra is None:
-                extra = first_paid(self._below)
+                extra = first_paid(self._below_lazy)
             if extra is not None:
                 if len(chain) > depth and len(chain) > 1:
                     chain[-1] = extra
@@ -860,6 +902,7 @@ class RouteDecision:
     @cached_property
     def chain(self) -> tuple[Candidate, ...]:
         by_i = {row[1]: row for row in self._order}
+        by_i.update((row[1], row) for row in self._below_lazy.made)
         if any(i not in by_i for i in self._chain):
             by_i.update((row[1], row) for row in self._all_rows)
         return tuple(self._candidate(by_i[i]) for i in self._chain)
@@ -1338,10 +1381,22 @@ def route(
         rejections=lambda: sorted(
             static_rejects + _dynamic_rejections(index, survivors, resolved, env.budget, env.now)
         ),
+        below_rows=_below_rows(groups, row_for, required),
     )
     decision.scarcity_note = scarcity
     decision._finish()
     return decision
+
+
+def _below_rows(
+    groups: _Ranked, row_for: Callable[[tuple], tuple | None], bar: float
+) -> Iterator[tuple]:
+    """The rows below the quality bar, best quality first, made one at a time."""
+    for entry in groups.by_quality():
+        if entry[1] < bar:
+            row = row_for(entry)
+            if row is not None and row[6] == 2:
+                yield row
 
 
 _first = operator.itemgetter(0)
@@ -1524,15 +1579,25 @@ class _Ranked:
     only the rows whose lower bound could reach it: a hard task then walks the few models
     that can be good enough, not every model ranked above them on a loose score bound."""
 
-    __slots__ = ("_above", "groups", "has_paid")
+    __slots__ = ("_above", "_by_quality", "groups", "has_paid")
 
     def __init__(self, groups: list[list[tuple]]) -> None:
         self.groups = groups
         self.has_paid = [any(e[3][3] == _PAID for e in entries) for entries in groups]
         self._above: dict[int, list[list[tuple]]] = {}
+        self._by_quality: list[tuple] | None = None
 
     def entries(self) -> list[tuple]:
         return [entry for entries in self.groups for entry in entries]
+
+    def by_quality(self) -> list[tuple]:
+        """Every entry in the order rows below the quality bar take (best quality first, then
+        as :meth:`entries` lists them): the order of the full candidate list's tail."""
+        ranked = self._by_quality
+        if ranked is None:
+            order = sorted(enumerate(self.entries()), key=lambda ke: (30.0 - ke[1][4], ke[0]))
+            ranked = self._by_quality = [e for _, e in order]
+        return ranked
 
     def above(self, bar: float) -> list[list[tuple]]:
         """The groups without the rows below the bucket under ``bar`` (the exact bar is

@@ -938,3 +938,41 @@ def test_images_are_billed_per_image_and_keep_the_budget(real):
     assert free_budget.estimated_cost_usd == by_id[free_budget.chosen.id].cost_usd
     with pytest.raises(ValueError):
         Task(prompt_tokens=1, images=-1)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        Policy(),
+        Policy(fallback_depth=8),
+        Policy(free_preference=FreePreference.AVOID),
+        Policy(budget_usd=Decimal("0.0005")),
+        Policy(pinned="openai/gpt-4o-mini"),
+        Policy(quality_floor=0.92),
+    ],
+    ids=repr,
+)
+def test_the_chain_takes_rows_below_the_bar_as_the_full_list_orders_them(monkeypatch, policy):
+    """Hard tasks leave few models above the bar: the chain's tail is the best of the rest,
+    made one at a time; it is the chain the fully scored candidate list gives."""
+    from locallama_gui.core import routing as routing_mod
+    from locallama_gui.core.simulation import Scenario, generate_tasks
+
+    payload = json.loads((DATA / "openrouter" / "models-2026-08-14.json").read_text())
+    local = parse_ollama_tags(json.loads((DATA / "ollama" / "tags-2026-04.json").read_text()))
+    index = CatalogueIndex([*parse_openrouter_models(payload).models, *local.models])
+    now = datetime(2026, 9, 1, 12, tzinfo=UTC)
+    tasks = [st.task for st in generate_tasks(Scenario(tasks=150, seed=4, start=now))]
+    tasks += [dataclasses.replace(t, complexity=0.97) for t in tasks[:60]]
+    ctx = RoutingContext(index=index, now=now)
+    lazy = [route(t, policy, ctx) for t in tasks]
+    monkeypatch.setattr(routing_mod, "_below_rows", lambda *a: None)  # from the full list
+    full = [route(t, policy, ctx) for t in tasks]
+    below = 0
+    for a, b in zip(lazy, full, strict=True):
+        assert a.chain_ids == b.chain_ids
+        assert a.below_threshold == b.below_threshold
+        assert [c.id for c in a.chain] == [c.id for c in b.chain]
+        below += any(c.quality_low < a.required_quality for c in a.chain)
+    if policy.pinned is None:
+        assert below > 0  # the tail below the bar was exercised
