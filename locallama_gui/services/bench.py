@@ -122,15 +122,7 @@ def run_bench(
     say("routing")
     for t in tasks:  # warm the per-category caches, as a running app has them
         route(t, policy, ctx)
-    decisions = 1000 if quick else 5000
-    times = []
-    for k in range(decisions):
-        t = tasks[k % len(tasks)]
-        t0 = time.perf_counter()
-        d = route(t, policy, ctx)
-        _ = d.chain_ids, d.estimated_cost_usd
-        times.append(time.perf_counter() - t0)
-    times.sort()
+    times = _time_decisions(tasks, policy, ctx, 1000 if quick else 5000)
 
     say("full decisions")
     full = []
@@ -273,6 +265,28 @@ def _forget_fits() -> None:
         cache.clear()
 
 
+def _time_decisions(
+    tasks: Sequence[Task],
+    policy: Policy,
+    ctx: RoutingContext,
+    decisions: int,
+    budget_s: float | None = None,
+) -> list[float]:
+    """Seconds per decision (the chosen model, its chain and estimated cost), sorted; with
+    ``budget_s``, stopping once that long has passed and at least the minimum were timed."""
+    times: list[float] = []
+    start = time.perf_counter()
+    for k in range(decisions):
+        t0 = time.perf_counter()
+        d = route(tasks[k % len(tasks)], policy, ctx)
+        _ = d.chain_ids, d.estimated_cost_usd
+        times.append(time.perf_counter() - t0)
+        if budget_s is not None and len(times) >= SCALE_MIN_DECISIONS and t0 - start > budget_s:
+            break
+    times.sort()
+    return times
+
+
 def _route_pass(
     models: Sequence[ModelInfo],
     warm: Sequence[Task],
@@ -289,17 +303,7 @@ def _route_pass(
     for t in warm:
         route(t, policy, ctx)
     warm_s = time.perf_counter() - t0
-    times: list[float] = []
-    start = time.perf_counter()
-    for k in range(decisions):
-        t = warm[k % len(warm)]
-        t0 = time.perf_counter()
-        d = route(t, policy, ctx)
-        _ = d.chain_ids, d.estimated_cost_usd
-        times.append(time.perf_counter() - t0)
-        if len(times) >= SCALE_MIN_DECISIONS and t0 - start > SCALE_ROUTE_BUDGET_S:
-            break
-    times.sort()
+    times = _time_decisions(warm, policy, ctx, decisions, budget_s=SCALE_ROUTE_BUDGET_S)
     return {
         "models": len(index),
         "distinct_models": len(set(index.underlying)),

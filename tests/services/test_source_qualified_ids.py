@@ -32,16 +32,22 @@ def vllm_same():
         yield fake
 
 
-async def test_a_local_model_with_an_openrouter_id_does_not_shadow_it(
-    services, store, clock, openrouter_fake, vllm_same, http_client, fast_policy, fake_api_key
-):
+@pytest.fixture
+def both(services, openrouter_fake, vllm_same, http_client, fast_policy, fake_api_key):
+    """Live services over the OpenRouter fake and the vLLM fake that names its model alike."""
     endpoints = [
         Endpoint(Source.OPENROUTER, openrouter_fake.base_url),
         Endpoint(Source.OPENAI_COMPAT, vllm_same.url + "/v1"),
     ]
-    async with LiveServices(
+    return LiveServices(
         services, endpoints=endpoints, api_key=fake_api_key, policy=fast_policy, client=http_client
-    ) as live:
+    )
+
+
+async def test_a_local_model_with_an_openrouter_id_does_not_shadow_it(
+    services, store, openrouter_fake, vllm_same, both
+):
+    async with both as live:
         await RefreshService(live).refresh()
         by_id = {m.id: m for m in services.models}
         local_id = f"{Source.VLLM.value}:{SAME}"
@@ -82,17 +88,11 @@ async def test_a_local_model_with_an_openrouter_id_does_not_shadow_it(
 
 
 async def test_samples_stored_under_the_servers_name_count_for_the_local_model(
-    services, store, clock, openrouter_fake, vllm_same, http_client, fast_policy, fake_api_key
+    services, store, clock, both
 ):
     """A sample recorded before the ids were qualified (the local model's bare id, its own
     source) profiles the local model, not OpenRouter's."""
-    endpoints = [
-        Endpoint(Source.OPENROUTER, openrouter_fake.base_url),
-        Endpoint(Source.OPENAI_COMPAT, vllm_same.url + "/v1"),
-    ]
-    async with LiveServices(
-        services, endpoints=endpoints, api_key=fake_api_key, policy=fast_policy, client=http_client
-    ) as live:
+    async with both as live:
         await RefreshService(live).refresh()
     store.add_samples(
         PerformanceSample(
