@@ -325,6 +325,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     services = open_services(args)
     print_notices(services, args)
     if args.recorded:
+        if services.store is None:
+            raise CliError("the route history is unavailable this session (see the note above)")
         try:
             tasks, unreadable = services.recorded_tasks(days=args.days)
         except StoreError as e:

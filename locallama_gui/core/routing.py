@@ -380,6 +380,8 @@ def _float_cost(rec: _Rec, prompt: int, output: int, hhmm: int, images: int = 0)
             pc = oc
         if oq is not None:
             pq = oq
+    if pp < 0.0 or pc < 0.0 or pq < 0.0:
+        return -1.0  # a "-1" (variable) price applies: unknown, whatever the other lines add
     return pp * prompt + pc * output + pq + (rec.price_image * images if images else 0.0)
 
 
@@ -1117,6 +1119,7 @@ class RouteDecision:
                 "category": r.task.category,
                 "priority": r.task.priority.value,
                 "capabilities": sorted(r.capabilities),
+                "images": r.task.images,
             },
             "policy": {
                 "free_preference": self.policy.free_preference.value,
@@ -1545,9 +1548,11 @@ class _Env:
             n_in = self.n_in
             if ovr:
                 cost = _float_cost(self.recs[i], n_in, n_out, self.hhmm)
+            elif pp < 0.0 or pc < 0.0 or pq < 0.0:
+                cost = -1.0
             else:
                 cost = pp * n_in + pc * n_out + pq
-            if self.n_img:
+            if self.n_img and cost >= 0.0:
                 cost += self.recs[i].price_image * self.n_img
             # a negative cost comes from a "-1" (variable) override price: unknown
             if self.budget_f is not None and (cost > self.budget_f or cost < 0.0):
@@ -1603,6 +1608,8 @@ class _Ranked:
         """The groups without the rows below the bucket under ``bar`` (the exact bar is
         still checked row by row)."""
         bucket = math.floor(bar * _BAR_STEPS)
+        while bucket > 0 and bucket / _BAR_STEPS > bar:  # float rounding: never above the bar
+            bucket -= 1
         lists = self._above.get(bucket)
         if lists is None:
             floor = bucket / _BAR_STEPS
@@ -1668,7 +1675,8 @@ def _bounded_groups(
             cache[key] = groups
             if len(cache) > RANKED_CACHE_SIZE:
                 cache.popitem(last=False)
-    else:
+    elif len(index._ranked_cache) > RANKED_CACHE_SIZE // 2:
+        # recency only matters once evictions draw near: far from them a hit costs no lock
         with index._lock, contextlib.suppress(KeyError):  # dropped meanwhile: still valid
             index._ranked_cache.move_to_end(key)
     return groups

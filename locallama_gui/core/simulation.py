@@ -598,6 +598,9 @@ def tasks_from_history(records: Iterable[tuple[datetime, object]]) -> tuple[list
                 raise ValueError("token counts")
             if cx is not None and not 0.0 <= cx <= 1.0:
                 raise ValueError("complexity")
+            images = _whole(rec.get("images") or 0)
+            if images is None or images < 0:
+                raise ValueError("images")
             task = Task(
                 prompt_tokens=prompt,
                 output_tokens=output,
@@ -605,6 +608,7 @@ def tasks_from_history(records: Iterable[tuple[datetime, object]]) -> tuple[list
                 category=category,
                 capabilities=frozenset(caps),
                 priority=Priority(rec.get("priority") or Priority.BALANCED.value),
+                images=images,
             )
         except (TypeError, ValueError):
             skipped += 1

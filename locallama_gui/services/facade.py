@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from locallama_gui.core.catalogue import qualified_id
 from locallama_gui.core.cost import estimate_cost
 from locallama_gui.core.models import CostEstimate, ModelInfo, Source, Usage, decimal_str
 from locallama_gui.core.profiles import ModelProfile, build_profiles
@@ -150,9 +151,17 @@ class Services:
             self._pending_writes.append((fn, args, kwargs))
             if self._drain_scheduled:
                 return
-            self._drain_scheduled = True
-            writer = self._writer
-        writer.submit(self._drain_writes)
+            # submitted under the lock: a flush that comes after this write finds its drain
+            # already queued before the flush's own marker (submit never waits)
+            try:
+                self._writer.submit(self._drain_writes)
+            except RuntimeError:  # shut down meanwhile: made here, never dropped
+                batch, self._pending_writes = self._pending_writes, []
+            else:
+                self._drain_scheduled = True
+                return
+        for fn_, args_, kwargs_ in batch:
+            _write(fn_, args_, kwargs_)
 
     def _drain_writes(self) -> None:
         """On the writer thread: wait for the batch to gather, then make its writes in order."""
@@ -192,6 +201,9 @@ class Services:
         with self._lock:
             self._catalogue = catalogue
             self._index = None
+            # the profiles are keyed by the catalogue's ids (a local model qualified or not)
+            self._profiles = None
+            self._stale_due = None
 
     def find_model(self, model_id: str) -> ModelInfo:
         index = self.index
@@ -495,6 +507,12 @@ def _by_catalogue_id(samples: Sequence[Any], models: Sequence[ModelInfo]) -> Seq
     model the catalogue now qualifies (another source lists that id) counts for that local
     model, never for the other source's."""
     renamed = {(m.source.value, m.upstream_id): m.id for m in models if m.upstream_id}
+    # and back: samples stored under a qualified id count for the model once it is bare again
+    renamed.update(
+        ((m.source.value, qualified_id(m.source, m.id)), m.id)
+        for m in models
+        if m.source is not Source.OPENROUTER and not m.upstream_id
+    )
     if not renamed:
         return samples
     return [

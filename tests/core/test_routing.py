@@ -976,3 +976,52 @@ def test_the_chain_takes_rows_below_the_bar_as_the_full_list_orders_them(monkeyp
         below += any(c.quality_low < a.required_quality for c in a.chain)
     if policy.pinned is None:
         assert below > 0  # the tail below the bar was exercised
+
+
+def test_a_variable_override_price_is_unknown_even_when_the_total_stays_positive():
+    """A "-1" request price applied by an override makes the cost unknown (estimate_cost says
+    so): never a cheap-looking figure, in the full decision, the chosen-only one or a budget."""
+    from locallama_gui.core.cost import estimate_cost
+    from locallama_gui.core.models import Usage
+
+    def paid(mid: str, prompt: str, overrides=()) -> ModelInfo:
+        return ModelInfo(
+            id=mid,
+            name=mid,
+            source=Source.OPENROUTER,
+            tier=Tier.PAID,
+            context_length=4_000_000,
+            pricing=Pricing(
+                prices={"prompt": Decimal(prompt), "completion": Decimal("0.000001")},
+                overrides=overrides,
+            ),
+        )
+
+    variable = paid("x/variable", "0.0000015", (PriceOverride(prices={"request": Decimal(-1)}),))
+    plain = paid("x/plain", "0.0000009")
+    now = datetime(2026, 8, 1, 12, tzinfo=UTC)
+    ctx = RoutingContext(index=CatalogueIndex([variable, plain]), now=now)
+    task = Task(prompt_tokens=1 << 20, output_tokens=64, complexity=0.0)
+    assert (
+        estimate_cost(variable, Usage(prompt_tokens=1 << 20, completion_tokens=64)).total_usd
+        is None
+    )
+    policy = Policy(free_preference=FreePreference.OFF, fallback_depth=0)
+    assert route(task, policy, ctx).chain_ids[0] == "x/plain"
+    assert route(task, policy, ctx, chosen_only=True).chain_ids == ("x/plain",)
+    budget = route(task, dataclasses.replace(policy, budget_usd=Decimal(2)), ctx)
+    assert budget.chain_ids == ("x/plain",)
+    assert [(r.model_id, r.reason) for r in budget.rejected] == [
+        ("x/variable", Reason.VARIABLE_PRICE_WITH_BUDGET)
+    ]
+
+
+@pytest.mark.parametrize("complexity", [0.3846153846153845, 0.0, 0.5, 1.0])
+def test_rows_at_the_bar_are_never_dropped_by_its_bucket(complexity):
+    """A bar a float ulp below its bucket's floor (0.44999999999999996) keeps a row at it."""
+    from locallama_gui.core.quality import required_quality
+    from locallama_gui.core.routing import _Ranked
+
+    bar = required_quality(complexity)
+    entry = (1.0, bar, 0, (0, None, 0, 1, 0, 0, 0, False, 0, 0, 0, 1), 0.5)
+    assert _Ranked([[entry]]).above(bar) == [[entry]]

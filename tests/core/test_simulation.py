@@ -491,3 +491,19 @@ def test_simulation_charges_what_the_decision_estimates(index):
         if st.task.images and row.model_id is not None
     ]
     assert len(charged) == 3
+
+
+def test_recorded_tasks_keep_their_images(index):
+    """The route history records a task's images and a replay charges them."""
+    from locallama_gui.core.routing import RoutingContext, Task, route
+    from locallama_gui.core.simulation import tasks_from_history
+
+    task = Task(prompt_tokens=900, output_tokens=200, category="vision", images=3)
+    recorded = route(task, Policy(), RoutingContext(index=index, now=START)).to_dict()["task"]
+    assert recorded["images"] == 3
+    (replayed,), skipped = tasks_from_history([(START, recorded)])
+    assert skipped == 0 and replayed.task.images == 3 and replayed.at == START
+    bad = [(START, {**recorded, "images": -1}), (START, {**recorded, "images": "x"})]
+    assert tasks_from_history(bad) == ([], 2)
+    old = {k: v for k, v in recorded.items() if k != "images"}  # recorded before images were
+    assert tasks_from_history([(START, old)])[0][0].task.images == 0

@@ -117,3 +117,66 @@ def test_writes_behind_are_made_in_batches_in_order(tmp_path, monkeypatch):
     services.write_behind(write, 500)
     services.close()  # the last batch is made before close returns, without its wait
     assert made[-1][0] == 500
+
+
+def test_a_flush_waits_for_a_write_whose_batch_another_thread_is_still_queueing():
+    """Thread A hands over a write and is slow to queue its batch; B's write joins that batch
+    and B's flush must still wait until both are made."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    services = Services(settings=Settings(), store=None)
+
+    class SlowToQueue(ThreadPoolExecutor):
+        def submit(self, fn, *args, **kwargs):
+            if threading.current_thread().name == "slow":
+                time.sleep(0.3)
+            return super().submit(fn, *args, **kwargs)
+
+    services._writer = SlowToQueue(1, thread_name_prefix="locallama-writer")
+    made: list[str] = []
+    slow = threading.Thread(target=lambda: services.write_behind(made.append, "a"), name="slow")
+    slow.start()
+    time.sleep(0.05)
+    services.write_behind(made.append, "b")
+    assert services.flush_writes()
+    assert made == ["a", "b"]
+    slow.join()
+    services.close()
+
+
+def test_a_new_catalogue_rebuilds_the_profiles_under_its_own_ids(tmp_path):
+    """Samples of a vLLM model stored under its bare id profile it; once a refresh brings an
+    OpenRouter model of that id, they profile the qualified local model, not OpenRouter's."""
+    from dataclasses import replace as dc_replace
+
+    from locallama_gui.core.catalogue import merge_sources
+    from locallama_gui.core.models import LocalDetails, ModelInfo, Source, Tier
+    from locallama_gui.services.catalogue import LoadedCatalogue
+
+    same = "org/model"
+    local = ModelInfo(
+        id=same,
+        name="local",
+        source=Source.VLLM,
+        tier=Tier.LOCAL,
+        local=LocalDetails(server_url="http://127.0.0.1:8000"),
+    )
+    remote = ModelInfo(id=same, name="remote", source=Source.OPENROUTER, tier=Tier.PAID)
+    store = Store(tmp_path / "s.sqlite")
+    now = datetime.now(UTC)
+    store.add_samples(
+        dc_replace(sample(same), source=Source.VLLM.value, ts=now, success=False) for _ in range(8)
+    )
+    services = Services(
+        settings=Settings(),
+        store=store,
+        catalogue=LoadedCatalogue(models=(local,), skipped=(), origin="store", label="a"),
+    )
+    assert services.profiles[same].overall.success_rate == 0
+    merged = tuple(merge_sources([remote, local]))
+    services.set_catalogue(LoadedCatalogue(models=merged, skipped=(), origin="store", label="b"))
+    profiles = services.profiles
+    assert profiles["vllm:" + same].overall.success_rate == 0
+    assert same not in profiles
+    services.close()
