@@ -587,7 +587,7 @@ class BatchView(QWidget):
         skipped = f" ({unreadable} unreadable skipped)" if unreadable else ""
         self._imported = tuple(tasks)
         self._imported_name = "recorded tasks"
-        self.import_label.setText(f"Recorded, last {days:g} days: {len(tasks):,} tasks{skipped}")
+        self.import_label.setText(f"Recorded ({days:g} days): {len(tasks):,} tasks{skipped}")
         self.import_mode.setEnabled(True)
         self.import_mode.setChecked(True)
 
