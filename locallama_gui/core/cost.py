@@ -377,19 +377,20 @@ class Pricer:
             prices = plan  # type: ignore[assignment]
         prompt, completion, request, image, web = prices  # type: ignore[misc]
         total = _ZERO
+        # the breakdown's lines in its order, summed as estimate_cost sums them (in the exact
+        # context's own arithmetic: the same results, without entering it as a local context)
+        mul, add = _EXACT.multiply, _EXACT.add
         try:
-            with localcontext(_EXACT):
-                # the breakdown's lines in its order, summed as estimate_cost sums them
-                if prompt is not None and usage.prompt_tokens:
-                    total = total + prompt * usage.prompt_tokens
-                if completion is not None and usage.completion_tokens:
-                    total = total + completion * usage.completion_tokens
-                if request is not None:
-                    total = total + request
-                if image is not None and usage.images:
-                    total = total + image * usage.images
-                if web is not None and usage.web_searches:
-                    total = total + web * usage.web_searches
+            if prompt is not None and usage.prompt_tokens:
+                total = add(total, mul(prompt, usage.prompt_tokens))
+            if completion is not None and usage.completion_tokens:
+                total = add(total, mul(completion, usage.completion_tokens))
+            if request is not None:
+                total = add(total, request)
+            if image is not None and usage.images:
+                total = add(total, mul(image, usage.images))
+            if web is not None and usage.web_searches:
+                total = add(total, mul(web, usage.web_searches))
         except (Inexact, Overflow, InvalidOperation):
             return None  # out of range for exact arithmetic: unknown, as estimate_cost says
         return total

@@ -754,7 +754,7 @@ class RouteDecision:
         order: list[tuple],
         full_rows: Callable[[], list[tuple]],
         rejections: Callable[[], list[tuple[int, Reason, str]]],
-        below_rows: Iterator[tuple] | None = None,
+        below_rows: Callable[[], Iterator[tuple] | None] | None = None,
     ) -> None:
         self.resolved = resolved
         self.policy = policy
@@ -766,9 +766,7 @@ class RouteDecision:
         self._rejections = rejections
         # the rows below the quality bar in order, made only as far as the chain needs them
         # (the full list scores every candidate)
-        self._below_lazy = _LazyRows(
-            below_rows if below_rows is not None else iter(self._below_from_all())
-        )
+        self._below_source = below_rows
         self._pinned_row: tuple | None = None
         self._chain: list[int] = []
         self.scarcity_note: str | None = None  # free requests kept for dearer tasks
@@ -791,6 +789,11 @@ class RouteDecision:
 
     def _below_from_all(self) -> Iterator[tuple]:
         yield from (r for r in self._all_rows if r[6] == 2)
+
+    @cached_property
+    def _below_lazy(self) -> _LazyRows:
+        rows = self._below_source() if self._below_source is not None else None
+        return _LazyRows(rows if rows is not None else self._below_from_all())
 
     @cached_property
     def _below(self) -> list[tuple]:
@@ -904,7 +907,8 @@ class RouteDecision:
     @cached_property
     def chain(self) -> tuple[Candidate, ...]:
         by_i = {row[1]: row for row in self._order}
-        by_i.update((row[1], row) for row in self._below_lazy.made)
+        if "_below_lazy" in self.__dict__:  # rows below the bar made for the chain
+            by_i.update((row[1], row) for row in self._below_lazy.made)
         if any(i not in by_i for i in self._chain):
             by_i.update((row[1], row) for row in self._all_rows)
         return tuple(self._candidate(by_i[i]) for i in self._chain)
@@ -1384,7 +1388,7 @@ def route(
         rejections=lambda: sorted(
             static_rejects + _dynamic_rejections(index, survivors, resolved, env.budget, env.now)
         ),
-        below_rows=_below_rows(groups, row_for, required),
+        below_rows=lambda: _below_rows(groups, row_for, required),
     )
     decision.scarcity_note = scarcity
     decision._finish()
