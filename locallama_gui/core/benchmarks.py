@@ -548,8 +548,66 @@ def _checked(schema: Any) -> tuple[Any, tuple[tuple[str, str], ...]]:
 
 def schema_problems(schema: Any, path: str = "$") -> list[str]:
     """What is wrong with a schema itself: where it breaks its draft's metaschema, an unknown
-    ``$schema``, a ``$ref`` to nothing (or to a remote document); empty when it is sound."""
-    return [f"{path}{where[1:]}: {message}" for where, message in _checked(schema)[1]]
+    ``$schema``, a ``$ref`` to nothing (or to a remote document), a misspelt keyword (which
+    JSON Schema would ignore: ``"requried"`` checks nothing); empty when it is sound."""
+    found = [f"{path}{where[1:]}: {message}" for where, message in _checked(schema)[1]]
+    if not found and isinstance(schema, Mapping):
+        found = [f"{path}{where[1:]}: {message}" for where, message in _misspelt(_thaw(schema))]
+    return found
+
+
+#: Keywords of every draft that are not validators (annotations, identifiers, containers).
+_ANNOTATIONS = frozenset(
+    {
+        "$schema", "$id", "$defs", "definitions", "$comment", "$anchor", "$dynamicAnchor",
+        "$recursiveAnchor", "$vocabulary", "id", "title", "description", "default", "examples",
+        "deprecated", "readOnly", "writeOnly", "contentMediaType", "contentEncoding",
+        "contentSchema", "format",
+    }
+)  # fmt: skip
+#: Where a schema holds schemas: by name, one, or a list of them.
+_SUB_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SUB_ONE = (
+    "items", "additionalItems", "additionalProperties", "not", "if", "then", "else",
+    "contains", "propertyNames", "unevaluatedItems", "unevaluatedProperties",
+)  # fmt: skip
+_SUB_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
+
+
+def _misspelt(schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """Keys of the schema (and its subschemas) that are no keyword of its draft but close to
+    one: a typo that would silently check nothing."""
+    import difflib
+
+    from jsonschema.validators import Draft202012Validator, validator_for
+
+    cls = validator_for(schema, default=Draft202012Validator)
+    known = sorted(set(cls.VALIDATORS) | _ANNOTATIONS)
+    out: list[tuple[str, str]] = []
+
+    def walk(node: Any, where: str) -> None:
+        if not isinstance(node, dict):
+            return
+        for key in node:
+            if key not in known and isinstance(key, str):
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+                if close:
+                    out.append((where, f"unknown keyword {key!r}: did you mean {close[0]!r}?"))
+        for name in _SUB_MAPS:
+            subs = node.get(name)
+            if isinstance(subs, dict):
+                for k, sub in subs.items():
+                    walk(sub, f"{where}.{name}.{k}")
+        for name in _SUB_ONE:
+            walk(node.get(name), f"{where}.{name}")
+        for name in _SUB_LISTS:
+            subs = node.get(name)
+            if isinstance(subs, list):
+                for k, sub in enumerate(subs):
+                    walk(sub, f"{where}.{name}[{k}]")
+
+    walk(schema, "$")
+    return out
 
 
 def validate_json(value: Any, schema: Any, path: str = "$") -> list[str]:

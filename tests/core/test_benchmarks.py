@@ -697,3 +697,23 @@ def test_task_file_collects_every_error_and_duplicate_ids():
 def test_an_empty_task_file_is_an_error():
     with pytest.raises(TaskFormatError, match="no tasks"):
         parse_task_lines("# nothing\n\n", source="f")
+
+
+def test_a_misspelt_keyword_is_a_schema_problem_not_silently_ignored():
+    """JSON Schema ignores unknown keywords, so "requried" would check nothing: it is named,
+    wherever it sits, with the keyword meant; other unknown keys stay allowed."""
+    from locallama_gui.core.benchmarks import schema_problems
+
+    schema = {
+        "type": "object",
+        "requried": ["name"],
+        "properties": {"name": {"type": "string", "minLenght": 2}},
+        "anyOf": [{"maximun": 3}],
+        "x-internal-note": "kept",
+    }
+    problems = schema_problems(schema)
+    assert "$: unknown keyword 'requried': did you mean 'required'?" in problems
+    assert "$.properties.name: unknown keyword 'minLenght': did you mean 'minLength'?" in problems
+    assert "$.anyOf[0]: unknown keyword 'maximun': did you mean 'maximum'?" in problems
+    assert not any("x-internal-note" in p for p in problems)
+    assert schema_problems({"type": "object", "required": ["a"], "x-note": 1}) == []
