@@ -41,7 +41,7 @@ from locallama_gui.core.simulation import (
     tasks_from_csv,
     tasks_from_jsonl,
 )
-from locallama_gui.core.tokens import estimate_tokens
+from locallama_gui.core.tokens import estimate_tokens, model_tokenizer
 from locallama_gui.services import operations
 from locallama_gui.services.facade import Services, UnknownModel
 from locallama_gui.services.views import model_view
@@ -110,7 +110,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
     prompt_tokens = args.prompt_tokens
     tokens_exact = True
     if args.text:
-        est = estimate_tokens(read_text_file(args.text, "text file"), model.tokenizer)
+        est = estimate_tokens(read_text_file(args.text, "text file"), model_tokenizer(model))
         prompt_tokens, token_method, tokens_exact = est.tokens, est.method, est.exact
     if prompt_tokens is None:
         raise CliError("give --prompt-tokens N or --text FILE")

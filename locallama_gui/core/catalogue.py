@@ -1151,7 +1151,10 @@ def _facts_typed(raw: dict[str, Any], name: str, kinds: tuple[type, ...]) -> Any
     if isinstance(value, bool) and bool not in kinds:
         raise _BadEntry(f"{name} has the wrong type")
     if float in kinds and _is_int(value):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float: out of range, one entry lost
+            raise _BadEntry(f"{name} is out of range") from None
     if not isinstance(value, kinds):
         raise _BadEntry(f"{name} has the wrong type")
     return value

@@ -54,7 +54,11 @@ from locallama_gui.core.quality import (
     speed_prior,
 )
 from locallama_gui.core.quota import QuotaStatus, as_utc
-from locallama_gui.core.tokens import PromptCounter, estimate_complexity, tokenizer_for
+from locallama_gui.core.tokens import (
+    PromptCounter,
+    estimate_complexity,
+    model_tokenizer,
+)
 
 #: Context assumed for a model whose window nobody reported (Ollama's own default).
 ASSUMED_CONTEXT = 4096
@@ -254,8 +258,7 @@ def resolve_task(task: Task, tokenizer: str | None = None) -> ResolvedTask:
     )
 
 
-def _model_tokenizer(m: ModelInfo) -> str | None:
-    return tokenizer_for(m.served_id, m.tokenizer, m.local.family if m.local is not None else None)
+_model_tokenizer = model_tokenizer
 
 
 def _context_need(resolved: ResolvedTask, m: ModelInfo) -> int:

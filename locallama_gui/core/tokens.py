@@ -41,6 +41,10 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import ModelInfo
 from typing import Any, Protocol
 
 __all__ = [
@@ -54,6 +58,7 @@ __all__ = [
     "estimate_complexity",
     "estimate_messages_tokens",
     "estimate_tokens",
+    "model_tokenizer",
     "tokenizer_for",
     "universal_upper",
 ]
@@ -357,6 +362,13 @@ _LLAMA_IDS = (
     (re.compile(r"llama[-_ ]?3|(?:^|[/_:-])l3(?:[._]\d)?[-_]", re.IGNORECASE), "Llama3"),
     (re.compile(r"llama[-_ ]?2|(?:^|[/_:-])l2[-_]", re.IGNORECASE), "Llama2"),
 )
+
+
+def model_tokenizer(model: ModelInfo) -> str | None:
+    """The tokenizer to count ``model``'s prompts with: :func:`tokenizer_for` of the name its
+    server knows, its catalogue label and, for a local model, its server's family."""
+    family = model.local.family if model.local is not None else None
+    return tokenizer_for(model.served_id, model.tokenizer, family)
 
 
 def tokenizer_for(model_id: str, tokenizer: str | None, family: str | None = None) -> str | None:

@@ -509,7 +509,7 @@ def _anthropic_model(gateway: Gateway, asked: str) -> str:
 
 
 async def _count_tokens(request: Request) -> Response:
-    from locallama_gui.core.tokens import estimate_tokens
+    from locallama_gui.core.tokens import estimate_tokens, model_tokenizer
     from locallama_gui.gateway import anthropic
 
     gateway: Gateway = request.app.state.gateway
@@ -522,7 +522,7 @@ async def _count_tokens(request: Request) -> Response:
     text = anthropic.count_tokens_text(body)
     model_id = _anthropic_model(gateway, str(body.get("model") or ""))
     j = gateway.services.index.by_id.get(model_id)
-    tokenizer = gateway.services.index.models[j].tokenizer if j is not None else "Claude"
+    tokenizer = model_tokenizer(gateway.services.index.models[j]) if j is not None else "Claude"
     estimate = await asyncio.to_thread(estimate_tokens, text, tokenizer)
     return _json({"input_tokens": estimate.tokens})
 

@@ -49,7 +49,7 @@ from locallama_gui.core.profiles import stale_models
 from locallama_gui.core.quota import next_utc_midnight
 from locallama_gui.core.routing import CATEGORIES, Policy, RoutingContext, route
 from locallama_gui.core.samples import PerformanceSample
-from locallama_gui.core.tokens import estimate_tokens
+from locallama_gui.core.tokens import estimate_tokens, model_tokenizer
 from locallama_gui.services.facade import Services
 from locallama_gui.services.hosts import HostWatch
 from locallama_gui.services.live import LiveServices
@@ -497,11 +497,11 @@ class BenchmarkRunner:
             self._prompt_tokens(model, task, state)
 
     def _prompt_tokens(self, model: ModelInfo, task: BenchTask, state: _State) -> int:
-        key = (task.id, model.tokenizer)
+        key = (task.id, model_tokenizer(model))
         n = state.tokens.get(key)
         if n is None:
             text = task.prompt if not task.system else task.system + "\n" + task.prompt
-            n = state.tokens[key] = estimate_tokens(text, model.tokenizer).tokens
+            n = state.tokens[key] = estimate_tokens(text, key[1]).tokens
         return n
 
     def _does_not_fit(self, model: ModelInfo, task: BenchTask, state: _State) -> str | None:

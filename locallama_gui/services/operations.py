@@ -26,7 +26,7 @@ from locallama_gui.core.routing import (
     Priority,
     Task,
 )
-from locallama_gui.core.tokens import estimate_tokens
+from locallama_gui.core.tokens import estimate_tokens, model_tokenizer
 from locallama_gui.services.facade import Services
 from locallama_gui.services.views import estimate_view, model_view, skipped_view
 
@@ -278,7 +278,7 @@ def cost_document_from(services: Services, body: Mapping[str, Any]) -> dict[str,
     if text is not None:
         if not isinstance(text, str):
             raise ValueError("text must be a string")
-        est = estimate_tokens(text, model.tokenizer)
+        est = estimate_tokens(text, model_tokenizer(model))
         prompt_tokens, token_method = est.tokens, est.method
     if prompt_tokens is None:
         raise ValueError("give prompt_tokens (a number) or text (the prompt itself)")

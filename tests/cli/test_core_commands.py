@@ -542,3 +542,15 @@ def test_simulate_recorded_without_history_says_what_to_do(capsys):
     assert "no tasks were routed in the last 30 days" in err and "locallama run" in err
     code, _, err = run(capsys, "simulate", "--recorded", "--tasks-file", "x.jsonl")
     assert code != 0 and "not both" in err
+
+
+def test_cost_counts_a_local_models_text_with_its_servers_family(capsys, tmp_path, data_dir):
+    """A local model carries no catalogue tokenizer label: its server's family says which
+    vocabulary counts it (Qwen 2.5 here, which splits digits), not a rough estimate."""
+    path = tmp_path / "prompt.txt"
+    path.write_text("order 12345678, total 9876.54; " * 50)
+    tags = str(data_dir / "ollama" / "tags-2026-04.json")
+    model = "hf.co/bartowski/Qwen2.5-14B_Uncencored-GGUF:latest"
+    data = run_json(capsys, "cost", "--model", model, "--text", str(path), "--from-file", tags)
+    assert "qwen" in data["usage"]["token_method"].lower()
+    assert data["total_usd"] == "0"

@@ -1035,3 +1035,13 @@ def test_a_qualified_model_is_known_by_its_servers_name(data_dir):
     assert fit is not None
     assert quality_prior(qualified, "code", fit=fit) == quality_prior(bare, "code", fit=fit)
     assert speed_prior(qualified) == speed_prior(bare)
+
+
+def test_a_fact_integer_beyond_any_float_costs_its_entry_only():
+    from locallama_gui.core.catalogue import CatalogueFormatError, model_from_facts
+
+    facts = {"id": "a/b", "name": "b", "source": "openrouter", "tier": "paid"}
+    bad = {**facts, "benchmarks": {"intelligence_index": 10**400}}
+    with pytest.raises(CatalogueFormatError, match="out of range"):
+        model_from_facts(bad)
+    assert model_from_facts(facts).id == "a/b"
