@@ -857,11 +857,12 @@ class RouteDecision:
                     held.add(same[r[1]])
 
         take(lead)
+        if len(chain) < 1 + depth and self._order and len(lead) > len(chain):  # type: ignore[arg-type]
+            # duplicates (an alias and its target) took slots the bounded search counted on:
+            # the eligible candidates it did not score come before any below the bar
+            take(r for r in self._all_rows if r[6] != 2)
         if len(chain) < 1 + depth and self._order:
             take(self._below_lazy)
-        if len(chain) < 1 + depth and self._order and len(lead) > len(chain):  # type: ignore[arg-type]
-            # duplicates took slots the bounded search counted on: look at every candidate
-            take(r for r in self._all_rows if r[6] != 2)
         paid = Tier.PAID
         paid_ok = (
             policy.allow_paid

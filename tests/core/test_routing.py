@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -1025,3 +1026,44 @@ def test_rows_at_the_bar_are_never_dropped_by_its_bucket(complexity):
     bar = required_quality(complexity)
     entry = (1.0, bar, 0, (0, None, 0, 1, 0, 0, 0, False, 0, 0, 0, 1), 0.5)
     assert _Ranked([[entry]]).above(bar) == [[entry]]
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        Policy(),
+        Policy(fallback_depth=1),
+        Policy(fallback_depth=8),
+        Policy(free_preference=FreePreference.AVOID),
+        Policy(free_preference=FreePreference.OFF),
+        Policy(quota_aware=False),
+        Policy(budget_usd=Decimal("0.001")),
+    ],
+    ids=repr,
+)
+def test_the_bounded_search_finds_the_chain_an_exhaustive_scan_finds(monkeypatch, policy):
+    """The search stops scanning a group once no unseen row can enter the chain or its paid
+    tail; with every bound made infinite it scans every row, and the chain is the same."""
+    from locallama_gui.core import routing as routing_mod
+    from locallama_gui.core.simulation import Scenario, generate_tasks
+
+    payload = json.loads((DATA / "openrouter" / "models-2026-08-14.json").read_text())
+    local = parse_ollama_tags(json.loads((DATA / "ollama" / "tags-2026-04.json").read_text()))
+    index = CatalogueIndex([*parse_openrouter_models(payload).models, *local.models])
+    now = datetime(2026, 9, 1, 12, tzinfo=UTC)
+    tasks = [st.task for st in generate_tasks(Scenario(tasks=200, seed=8, start=now))]
+    quota = QuotaStatus(at=now, per_minute=20, per_day=50, used_minute=0, used_day=30)
+    contexts = [
+        RoutingContext(index=index, now=now),
+        RoutingContext(index=index, now=now, quota=quota),
+    ]
+    bounded = [route(t, policy, c) for c in contexts for t in tasks]
+    real_above = routing_mod._Ranked.above
+
+    def unbounded(self, bar):
+        return [[(math.inf, *e[1:]) for e in entries] for entries in real_above(self, bar)]
+
+    monkeypatch.setattr(routing_mod._Ranked, "above", unbounded)
+    exhaustive = [route(t, policy, c) for c in contexts for t in tasks]
+    for a, b in zip(bounded, exhaustive, strict=True):
+        assert a.chain_ids == b.chain_ids, a.resolved.task
