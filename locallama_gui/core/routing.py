@@ -258,16 +258,13 @@ def resolve_task(task: Task, tokenizer: str | None = None) -> ResolvedTask:
     )
 
 
-_model_tokenizer = model_tokenizer
-
-
 def _context_need(resolved: ResolvedTask, m: ModelInfo) -> int:
     """What ``m``'s context window must hold: the prompt counted with the model's own
     tokenizer (an estimate's upper bound; an exact count as it is) plus the output."""
     counter = resolved.counter
     if counter is None:
         return resolved.prompt_tokens + resolved.output_tokens
-    return counter.upper(_model_tokenizer(m)) + resolved.output_tokens
+    return counter.upper(model_tokenizer(m)) + resolved.output_tokens
 
 
 def _fits_uncounted(resolved: ResolvedTask) -> int:
@@ -790,13 +787,10 @@ class RouteDecision:
         """Every model that passed the filters, scored, in routing order (pin aside)."""
         return self._full_rows()
 
-    def _below_from_all(self) -> Iterator[tuple]:
-        yield from (r for r in self._all_rows if r[6] == 2)
-
     @cached_property
     def _below_lazy(self) -> _LazyRows:
         rows = self._below_source() if self._below_source is not None else None
-        return _LazyRows(rows if rows is not None else self._below_from_all())
+        return _LazyRows(rows if rows is not None else iter(self._below))
 
     @cached_property
     def _below(self) -> list[tuple]:

@@ -368,6 +368,7 @@ TASK_FIELDS = (
     "category",
     "capabilities",
     "priority",
+    "images",
     "at",
 )
 #: How a task line looks, for the hints of the errors.
@@ -448,6 +449,7 @@ def _task_from_record(rec: Mapping[str, object], where: Where, at: datetime) -> 
             'give the task\'s text as "prompt": "..." or its size as "prompt_tokens": 800',
         )
     ot = whole("output_tokens")
+    images = whole("images") or 0
     cx: float | None = None
     if rec.get("complexity") not in (None, ""):
         cx = _number(rec["complexity"])
@@ -498,6 +500,7 @@ def _task_from_record(rec: Mapping[str, object], where: Where, at: datetime) -> 
             category=cat,
             capabilities=frozenset(caps_raw),
             priority=Priority(pr),
+            images=images,
         )
     except ValueError as e:
         raise bad(str(e)) from None
@@ -578,42 +581,20 @@ def tasks_from_csv(
 def tasks_from_history(records: Iterable[tuple[datetime, object]]) -> tuple[list[SimTask], int]:
     """The recorded tasks (the route history's ``task`` objects: a decision's ``task`` in its
     JSON form) at the moments they were routed, oldest first, and how many records could not
-    be read back (an older or damaged entry is skipped, never fatal)."""
+    be read back (an older or damaged entry is skipped, never fatal). Each is read as a task
+    file's line is, from the fields a task file has."""
     out: list[SimTask] = []
     skipped = 0
+    where = Where("the route history")
     for ts, rec in records:
-        try:
-            if not isinstance(rec, Mapping):
-                raise TypeError("not an object")
-            caps = rec.get("capabilities") or ()
-            if not isinstance(caps, list | tuple) or not all(c in CAPABILITIES for c in caps):
-                raise ValueError("capabilities")
-            category = rec.get("category") or "chat"
-            if category not in CATEGORIES:
-                raise ValueError("category")
-            prompt = _whole(rec.get("prompt_tokens"))
-            output = _whole(rec.get("output_tokens"))
-            cx = _number(rec.get("complexity"))
-            if prompt is None or prompt < 0 or output is None or output < 0:
-                raise ValueError("token counts")
-            if cx is not None and not 0.0 <= cx <= 1.0:
-                raise ValueError("complexity")
-            images = _whole(rec.get("images") or 0)
-            if images is None or images < 0:
-                raise ValueError("images")
-            task = Task(
-                prompt_tokens=prompt,
-                output_tokens=output,
-                complexity=cx,
-                category=category,
-                capabilities=frozenset(caps),
-                priority=Priority(rec.get("priority") or Priority.BALANCED.value),
-                images=images,
-            )
-        except (TypeError, ValueError):
+        if not isinstance(rec, Mapping):
             skipped += 1
             continue
-        out.append(SimTask(as_utc(ts), task))
+        fields = {k: rec[k] for k in TASK_FIELDS if k in rec and k != "at"}
+        try:
+            out.append(_task_from_record(fields, where, as_utc(ts)))
+        except TaskFileError:
+            skipped += 1
     out.sort(key=lambda st: st.at)
     return out, skipped
 

@@ -488,8 +488,7 @@ class Services:
         if self.store is None:
             return [], 0
         since = self.clock() - timedelta(days=days)
-        records = [(r.ts, r.task) for r in self.store.recent_routes(limit=limit, since=since)]
-        return tasks_from_history(records)
+        return tasks_from_history(self.store.route_tasks(since, limit))
 
     def spend_today(self) -> Decimal | None:
         if self.store is None:

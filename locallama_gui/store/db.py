@@ -719,17 +719,13 @@ class Store:
             )
             return int(cur.lastrowid or 0)
 
-    def recent_routes(self, limit: int = 50, since: datetime | None = None) -> list[RouteRecord]:
-        """The newest routes (those at or after ``since``), newest first."""
-        where, params = "", [max(0, int(limit))]
-        if since is not None:
-            where = " WHERE ts >= ?"
-            params.insert(0, _ts(since))  # type: ignore[arg-type]
+    def recent_routes(self, limit: int = 50) -> list[RouteRecord]:
+        """The newest routes, newest first."""
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT id, ts, task, decision, chosen_id FROM route_history"
-                f"{where} ORDER BY ts DESC, id DESC LIMIT ?",
-                tuple(params),
+                " ORDER BY ts DESC, id DESC LIMIT ?",
+                (max(0, int(limit)),),
             ).fetchall()
         return [
             RouteRecord(
@@ -741,6 +737,23 @@ class Store:
             )
             for r in rows
         ]
+
+    def route_tasks(self, since: datetime, limit: int = 1_000_000) -> list[tuple[datetime, Any]]:
+        """(time, task) of the routes at or after ``since``, newest first: what a replay reads
+        (the decisions are left unparsed). A task that is not JSON comes back as None."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT ts, task FROM route_history WHERE ts >= ? ORDER BY ts DESC, id DESC"
+                " LIMIT ?",
+                (_ts(since), max(0, int(limit))),
+            ).fetchall()
+        out = []
+        for ts, task in rows:
+            try:
+                out.append((_dt(ts), json.loads(task)))
+            except ValueError:
+                out.append((_dt(ts), None))
+        return out
 
     # -- quarantine ------------------------------------------------------------------
 

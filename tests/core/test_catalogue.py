@@ -1015,7 +1015,7 @@ def test_a_qualified_model_is_known_by_its_servers_name(data_dir):
     from locallama_gui.core.catalogue import merge_sources
     from locallama_gui.core.models import LocalDetails, ModelInfo, Source, Tier
     from locallama_gui.core.quality import PriorFit, quality_prior, speed_prior
-    from locallama_gui.core.routing import _model_tokenizer
+    from locallama_gui.core.tokens import model_tokenizer
 
     name = "qwen/qwen3-32b"
     bare = ModelInfo(
@@ -1027,7 +1027,7 @@ def test_a_qualified_model_is_known_by_its_servers_name(data_dir):
     )
     (_, qualified) = merge_sources([_m(name, Source.OPENROUTER), bare])
     assert qualified.id == "vllm:" + name
-    assert _model_tokenizer(qualified) == _model_tokenizer(bare)
+    assert model_tokenizer(qualified) == model_tokenizer(bare)
     real = parse_openrouter_models(
         json.loads((data_dir / "openrouter" / "models-2026-08-14.json").read_text())
     ).models

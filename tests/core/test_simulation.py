@@ -507,3 +507,5 @@ def test_recorded_tasks_keep_their_images(index):
     assert tasks_from_history(bad) == ([], 2)
     old = {k: v for k, v in recorded.items() if k != "images"}  # recorded before images were
     assert tasks_from_history([(START, old)])[0][0].task.images == 0
+    (from_file,) = tasks_from_jsonl('{"prompt_tokens": 900, "images": 2}', START)
+    assert from_file.task.images == 2
