@@ -205,16 +205,7 @@ class Quarantine:
     def record_success(self, model_id: str) -> bool:
         """A success lifts the model's quarantine and resets its count. True if one was lifted."""
         self._failures.pop(model_id, None)
-        if self.store is None:
-            return self._memory.pop(model_id, None) is not None
-        try:
-            lifted = self.store.clear_quarantine(model_id) > 0
-        except StoreError as e:
-            log.warning("quarantine not cleared: %s", e)
-            return False
-        if lifted:
-            self._invalidate()
-        return lifted
+        return self._lift(model_id, "quarantine not cleared")
 
     # --- hosts ----------------------------------------------------------------------------
 
@@ -243,16 +234,20 @@ class Quarantine:
 
     def host_answered(self, url_or_host: str) -> bool:
         """The host answered: lift its entry. True if one was lifted."""
-        key = host_entry_key(url_or_host)
+        return self._lift(host_entry_key(url_or_host), "host quarantine not cleared")
+
+    def _lift(self, key: str, failed: str) -> bool:
+        """Remove ``key``'s entry (expired ones too: they keep its count); True if one was.
+        Every success calls this, so the usual case (no entry) is a read, not a write."""
         if self.store is None:
             return self._memory.pop(key, None) is not None
         try:
-            if self.store.get_quarantine(key) is None:  # a read, not a write, in the usual case
+            if self.store.get_quarantine(key) is None:
                 return False
             self._invalidate()
             return self.store.clear_quarantine(key) > 0
         except StoreError as e:
-            log.warning("host quarantine not cleared: %s", e)
+            log.warning("%s: %s", failed, e)
             return False
 
     def clear(self, model_id: str | None = None) -> int:
