@@ -21,6 +21,7 @@ import asyncio
 import dataclasses
 import logging
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -257,6 +258,9 @@ class LiveServices:
         self._http = client
         self._owns_http = client is None
         self._clients: dict[tuple[Source, str], SourceClient] = {}
+        # clients are built on first use, and the runner asks for one from worker threads
+        # (its skip checks): built twice, the first shared client would never be closed
+        self._build_lock = threading.RLock()
         #: models and hosts kept out after failures (hosts: see ``services.hosts``)
         self.quarantine = Quarantine(services.store, clock=services.clock)
 
@@ -268,6 +272,12 @@ class LiveServices:
 
     @property
     def http(self) -> httpx.AsyncClient:
+        if self._http is not None:
+            return self._http
+        with self._build_lock:
+            return self._make_http()
+
+    def _make_http(self) -> httpx.AsyncClient:
         if self._http is None:
             tls = ssl.create_default_context()  # loaded once, shared by both transports
             self._http = httpx.AsyncClient(
@@ -309,6 +319,15 @@ class LiveServices:
 
     def _client(self, kind: Source, url: str, source: Source) -> SourceClient:
         key = (kind, normalise_url(url))
+        found = self._clients.get(key)
+        if found is not None:
+            return found
+        with self._build_lock:
+            return self._make_client(key, kind, url, source)
+
+    def _make_client(
+        self, key: tuple[Source, str], kind: Source, url: str, source: Source
+    ) -> SourceClient:
         found = self._clients.get(key)
         if found is not None:
             return found

@@ -13,8 +13,8 @@ are awaited futures under one :func:`asyncio.timeout`. Errors are httpcore's own
 so httpx reports them exactly as it reports the default backend's (``ConnectError``,
 ``ReadTimeout``, ...).
 
-Used for the direct (never proxied) local-server transport; OpenRouter keeps httpx's
-default backend.
+Used for the direct (never proxied) local-server transport where :mod:`.http1` does not
+serve a request (``https://``, ``HEAD``); OpenRouter keeps httpx's default backend.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import httpcore
 import httpx
 from httpcore import AsyncNetworkBackend, AsyncNetworkStream
 
-__all__ = ["AsyncioBackend", "AsyncioStream", "direct_transport"]
+__all__ = ["AsyncioBackend", "AsyncioStream", "direct_transport", "httpcore_transport"]
 
 #: Stop reading from the socket while this many bytes wait unread (back-pressure).
 HIGH_WATER = 1 << 20
@@ -235,7 +235,16 @@ def _apply(transport: asyncio.BaseTransport, options: Any) -> None:
         sock.setsockopt(*option)
 
 
-def direct_transport(verify: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+def direct_transport(verify: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    """The local servers' transport: plain-http requests on :mod:`.http1` (httptools), the
+    rest (``https://``, ``HEAD``) on :func:`httpcore_transport`."""
+    from locallama_gui.sources.http1 import LeanTransport, available
+
+    fallback = httpcore_transport(verify, limits)
+    return LeanTransport(fallback, limits) if available() else fallback
+
+
+def httpcore_transport(verify: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
     """httpx's transport (its request conversion and error mapping) over this backend.
 
     httpx does not take a network backend, so its connection pool is replaced by one that is

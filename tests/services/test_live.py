@@ -84,3 +84,42 @@ async def test_fetch_all_reports_every_server(
     view = statuses[2].to_dict()
     assert set(view) == {"kind", "url", "up", "error", "models"}
     assert view["models"][0]["id"] == "qwen2.5-coder-7b-instruct-q4_k_m.gguf"
+
+
+def test_clients_asked_for_from_several_threads_at_once_are_built_once(services, monkeypatch):
+    """The runner asks for clients from worker threads: built twice, the shared HTTP client
+    built first would never be closed (its connections outlived the gateway's loop)."""
+    import threading
+    import time
+
+    from locallama_gui.services import live as live_module
+
+    slow_transport = live_module.direct_transport
+    slow_client = live_module.client_for
+
+    def transport(*args, **kwargs):
+        time.sleep(0.02)  # widen the window between "not built yet" and "built"
+        return slow_transport(*args, **kwargs)
+
+    def client(*args, **kwargs):
+        time.sleep(0.02)
+        return slow_client(*args, **kwargs)
+
+    monkeypatch.setattr(live_module, "direct_transport", transport)
+    monkeypatch.setattr(live_module, "client_for", client)
+    ep = Endpoint(Source.OLLAMA, "http://127.0.0.1:9")
+    live = LiveServices(services, endpoints=[ep])
+    barrier = threading.Barrier(8)
+    got: list[tuple[object, object]] = []
+
+    def ask() -> None:
+        barrier.wait()
+        got.append((live.client(ep), live.http))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(c) for c, _ in got}) == 1
+    assert len({id(h) for _, h in got}) == 1

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from locallama_gui.services.live import POOL_LIMITS
-from locallama_gui.sources.asyncio_net import AsyncioStream, direct_transport
+from locallama_gui.sources.asyncio_net import AsyncioStream, httpcore_transport
 
 pytestmark = pytest.mark.asyncio
 
@@ -68,7 +68,7 @@ def client(**kw) -> httpx.AsyncClient:
     import ssl
 
     return httpx.AsyncClient(
-        transport=direct_transport(ssl.create_default_context(), POOL_LIMITS),
+        transport=httpcore_transport(ssl.create_default_context(), POOL_LIMITS),
         trust_env=False,
         **kw,
     )
