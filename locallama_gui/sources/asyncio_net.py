@@ -28,35 +28,58 @@ import httpcore
 import httpx
 from httpcore import AsyncNetworkBackend, AsyncNetworkStream
 
-__all__ = ["AsyncioBackend", "AsyncioStream", "direct_transport", "httpcore_transport"]
+__all__ = [
+    "AsyncioBackend",
+    "AsyncioStream",
+    "WakingProtocol",
+    "direct_transport",
+    "httpcore_transport",
+]
 
 #: Stop reading from the socket while this many bytes wait unread (back-pressure).
 HIGH_WATER = 1 << 20
 
 
-class _Protocol(asyncio.Protocol):
-    __slots__ = (
-        "buffer",
-        "closed",
-        "drain",
-        "eof",
-        "error",
-        "paused_reading",
-        "paused_writing",
-        "transport",
-        "waiter",
-    )
+class WakingProtocol(asyncio.Protocol):
+    """What both local-server protocols share (this backend's and :mod:`.http1`'s): one
+    waiter woken on news from the socket, and a drain future for write flow control."""
+
+    __slots__ = ("drain", "paused_writing", "waiter")
 
     def __init__(self) -> None:
+        self.waiter: asyncio.Future[None] | None = None
+        self.drain: asyncio.Future[None] | None = None
+        self.paused_writing = False
+
+    def pause_writing(self) -> None:
+        self.paused_writing = True
+
+    def resume_writing(self) -> None:
+        self.paused_writing = False
+        self._wake_drain()
+
+    def _wake(self) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _wake_drain(self) -> None:
+        drain, self.drain = self.drain, None
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+
+class _Protocol(WakingProtocol):
+    __slots__ = ("buffer", "closed", "eof", "error", "paused_reading", "transport")
+
+    def __init__(self) -> None:
+        super().__init__()
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.eof = False
         self.closed = False
         self.error: BaseException | None = None
-        self.waiter: asyncio.Future[None] | None = None
-        self.drain: asyncio.Future[None] | None = None
         self.paused_reading = False
-        self.paused_writing = False
 
     # --- asyncio callbacks -----------------------------------------------------------------
 
@@ -80,23 +103,6 @@ class _Protocol(asyncio.Protocol):
         self.error = exc
         self._wake()
         self._wake_drain()
-
-    def pause_writing(self) -> None:
-        self.paused_writing = True
-
-    def resume_writing(self) -> None:
-        self.paused_writing = False
-        self._wake_drain()
-
-    def _wake(self) -> None:
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _wake_drain(self) -> None:
-        drain, self.drain = self.drain, None
-        if drain is not None and not drain.done():
-            drain.set_result(None)
 
 
 class AsyncioStream(AsyncNetworkStream):

@@ -35,6 +35,8 @@ from typing import Any
 
 import httpx
 
+from locallama_gui.sources.asyncio_net import WakingProtocol
+
 try:  # a dependency of the gateway; without it every request takes the fallback
     import httptools
 except ImportError:  # pragma: no cover - httptools is a declared dependency
@@ -51,20 +53,18 @@ def available() -> bool:
     return httptools is not None
 
 
-class _Conn(asyncio.Protocol):
+class _Conn(WakingProtocol):
     """One HTTP/1.1 connection, one exchange at a time (no pipelining)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
         self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.busy = False  # an exchange is in progress
         self.broken = False  # never reuse: closed, hung up, extra bytes, a parse error
         self.idle_since = 0.0
-        self.waiter: asyncio.Future[None] | None = None
-        self.drain: asyncio.Future[None] | None = None
         self.paused_reading = False
-        self.paused_writing = False
         self.error: BaseException | None = None
         self._reset()
 
@@ -107,13 +107,6 @@ class _Conn(asyncio.Protocol):
         if exc is not None and self.error is None and not self.complete:
             self.error = httpx.ReadError(str(exc) or type(exc).__name__)
         self._ended()
-        self._wake_drain()
-
-    def pause_writing(self) -> None:
-        self.paused_writing = True
-
-    def resume_writing(self) -> None:
-        self.paused_writing = False
         self._wake_drain()
 
     # --- httptools callbacks ---------------------------------------------------------------
@@ -186,16 +179,6 @@ class _Conn(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    def _wake(self) -> None:
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _wake_drain(self) -> None:
-        drain, self.drain = self.drain, None
-        if drain is not None and not drain.done():
-            drain.set_result(None)
-
     @property
     def usable(self) -> bool:
         return (
@@ -205,36 +188,20 @@ class _Conn(asyncio.Protocol):
             and (not self.transport.is_closing())
         )
 
-    async def wait(self, timeout: float | None, error: type[httpx.TimeoutException]) -> None:
+    async def wait(self, timeout: float | None) -> None:
         """Until the protocol has news (data, the end, an error), at most ``timeout`` s."""
-        fut = self.loop.create_future()
-        self.waiter = fut
-        handle = None
-        if timeout is not None:
-            handle = self.loop.call_later(timeout, _expire, fut)
-        try:
-            await fut
-        finally:
-            if handle is not None:
-                handle.cancel()
-        if fut.result() is _TIMED_OUT:
+        self.waiter = self.loop.create_future()
+        if await _timed_out(self.loop, self.waiter, timeout):
             self.waiter = None
-            raise error(f"timed out after {timeout:g} s waiting for the server")
+            raise httpx.ReadTimeout(f"timed out after {timeout:g} s waiting for the server")
 
     async def write(self, data: bytes, timeout: float | None) -> None:
         if self.transport is None or self.transport.is_closing() or self.eof:
             raise httpx.WriteError("the connection is closed")
         self.transport.write(data)
         if self.paused_writing:
-            fut = self.loop.create_future()
-            self.drain = fut
-            handle = self.loop.call_later(timeout, _expire, fut) if timeout is not None else None
-            try:
-                await fut
-            finally:
-                if handle is not None:
-                    handle.cancel()
-            if fut.result() is _TIMED_OUT:
+            self.drain = self.loop.create_future()
+            if await _timed_out(self.loop, self.drain, timeout):
                 raise httpx.WriteTimeout(f"timed out after {timeout:g} s writing to the server")
             if self.transport.is_closing():
                 raise httpx.WriteError("the connection was closed while writing")
@@ -262,6 +229,20 @@ _TIMED_OUT: Any = object()
 def _expire(fut: asyncio.Future[Any]) -> None:
     if not fut.done():
         fut.set_result(_TIMED_OUT)
+
+
+async def _timed_out(
+    loop: asyncio.AbstractEventLoop, fut: asyncio.Future[Any], timeout: float | None
+) -> bool:
+    """Await ``fut``, at most ``timeout`` s (None: no limit); True when the time ran out.
+    A timer handle, not :func:`asyncio.timeout`: this is awaited per body chunk."""
+    handle = loop.call_later(timeout, _expire, fut) if timeout is not None else None
+    try:
+        await fut
+    finally:
+        if handle is not None:
+            handle.cancel()
+    return fut.result() is _TIMED_OUT
 
 
 class _Pool:
@@ -372,7 +353,7 @@ class _Body(httpx.AsyncByteStream):
                     raise httpx.RemoteProtocolError(
                         "the server closed the connection before the response was complete"
                     )
-                await conn.wait(self._timeout, httpx.ReadTimeout)
+                await conn.wait(self._timeout)
         except BaseException:
             self._finish(abort=True)
             raise
@@ -430,7 +411,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
                     raise httpx.RemoteProtocolError(
                         "the server closed the connection without sending a response"
                     )
-                await conn.wait(read, httpx.ReadTimeout)
+                await conn.wait(read)
         except BaseException:
             conn.abort()
             pool.release(origin, conn)
@@ -461,13 +442,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 fut = loop.create_future()
                 pool.waiters.append(fut)
                 left = None if deadline is None else max(0.0, deadline - loop.time())
-                handle = loop.call_later(left, _expire, fut) if left is not None else None
-                try:
-                    await fut
-                finally:
-                    if handle is not None:
-                        handle.cancel()
-                if fut.result() is _TIMED_OUT:
+                if await _timed_out(loop, fut, left):
                     raise httpx.PoolTimeout("no connection to the server came free in time")
                 conn = pool.pop_idle(origin)
                 if conn is not None:

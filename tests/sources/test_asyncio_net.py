@@ -10,58 +10,9 @@ import pytest
 
 from locallama_gui.services.live import POOL_LIMITS
 from locallama_gui.sources.asyncio_net import AsyncioStream, httpcore_transport
+from tests.fakes.scripted_http import BIG, Server
 
 pytestmark = pytest.mark.asyncio
-
-BIG = 5 * 1024 * 1024 + 17
-
-
-class Server:
-    """A tiny HTTP/1.1 server: ``/ok``, ``/big`` (5 MB), ``/hang`` (never answers),
-    ``/close`` (answers, then hangs up); counts connections."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-        self.server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> str:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        port = self.server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.server is not None
-        self.server.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                path = head.split(b" ", 2)[1].decode()
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                body = await reader.readexactly(length) if length else b""
-                if path == "/hang":
-                    await asyncio.sleep(3600)
-                payload = b"x" * BIG if path == "/big" else b"echo:" + body
-                close = path == "/close"
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n"
-                    + f"content-length: {len(payload)}\r\n".encode()
-                    + (b"connection: close\r\n" if close else b"")
-                    + b"\r\n"
-                    + payload
-                )
-                await writer.drain()
-                if close:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
 
 
 def client(**kw) -> httpx.AsyncClient:
