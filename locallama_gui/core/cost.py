@@ -306,6 +306,47 @@ def _plain(prices: Mapping[str, Decimal]) -> tuple[Decimal | None, ...] | None:
     return tuple(prices.get(k) for k in _PLAIN_KEYS)
 
 
+class _OverridePlan:
+    """A model's plain prices per set of its overrides that applies, filled in use, with
+    the overrides' conditions in the shape a quick test wants."""
+
+    __slots__ = ("_by_applied", "_conditions", "_pricing")
+
+    def __init__(self, pricing: Pricing) -> None:
+        self._pricing = pricing
+        self._by_applied: dict[tuple[int, ...], tuple[Decimal | None, ...] | None] = {}
+        # (index, least prompt tokens or -1, whether a time window applies, start, end)
+        self._conditions = tuple(
+            (
+                k,
+                -1 if o.min_prompt_tokens is None else o.min_prompt_tokens,
+                o.utc_start is not None or o.utc_end is not None,
+                o.utc_start,
+                o.utc_end,
+            )
+            for k, o in enumerate(pricing.overrides)
+        )
+
+    def prices(self, prompt_tokens: int, hhmm: int | None) -> tuple[Decimal | None, ...] | None:
+        """The plain prices for a request of ``prompt_tokens`` (at least 0) at ``hhmm`` (None:
+        no time given, no time window applies), as :func:`effective_prices` merges them."""
+        applied: tuple[int, ...] = ()
+        for k, least, windowed, start, end in self._conditions:
+            if prompt_tokens > least and (
+                not windowed or (hhmm is not None and in_utc_window(hhmm, start, end))
+            ):
+                applied += (k,)
+        by_applied = self._by_applied
+        if applied in by_applied:
+            return by_applied[applied]
+        pricing = self._pricing
+        merged = dict(pricing.prices)
+        for k in applied:
+            merged.update(pricing.overrides[k].prices)
+        prices = by_applied[applied] = _plain(merged)
+        return prices
+
+
 class Pricer:
     """The ``total_usd`` of :func:`estimate_cost`, for many usages on the same models (a
     simulation prices every task, and its baseline): the same exact sum, with each model's
@@ -334,43 +375,69 @@ class Pricer:
             pricing = model.pricing
             if pricing is not None and pricing.prices:
                 # overrides: the plain prices per set of overrides that applies, filled in use
-                plan = (pricing, {}) if pricing.overrides else _plain(pricing.prices)
+                plan = _OverridePlan(pricing) if pricing.overrides else _plain(pricing.prices)
         self._plans[id(model)] = (model, plan)
         return plan
 
     def total(self, model: ModelInfo, usage: Usage, at: datetime | None = None) -> Decimal | None:
         """``estimate_cost(model, usage, at).total_usd``, exactly."""
-        plan = self._plan(model)
         if (
-            plan is _SLOW
-            or usage.requests != 1
+            usage.requests != 1
             or usage.cache_read_tokens
             or usage.cache_write_tokens
             or usage.reasoning_tokens
-            or usage.prompt_tokens < 0
-            or usage.completion_tokens < 0
-            or usage.images < 0
-            or usage.web_searches < 0
         ):
+            return estimate_cost(model, usage, at).total_usd
+        return self._total(
+            model,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.images,
+            usage.web_searches,
+            at,
+        )
+
+    def tokens_total(
+        self,
+        model: ModelInfo,
+        prompt_tokens: int,
+        completion_tokens: int,
+        images: int,
+        at: datetime,
+    ) -> Decimal | None:
+        """:meth:`total` of one request of these counts (a simulated task's), without the
+        :class:`Usage` around them."""
+        return self._total(model, prompt_tokens, completion_tokens, images, 0, at)
+
+    def _total(
+        self,
+        model: ModelInfo,
+        prompt_tokens: int,
+        completion_tokens: int,
+        images: int,
+        web_searches: int,
+        at: datetime | None,
+    ) -> Decimal | None:
+        plan = self._plan(model)
+        if (
+            plan is _SLOW
+            or prompt_tokens < 0
+            or completion_tokens < 0
+            or images < 0
+            or web_searches < 0
+        ):
+            usage = Usage(
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                images=images,
+                web_searches=web_searches,
+            )
             return estimate_cost(model, usage, at).total_usd
         if plan is None or isinstance(plan, Decimal):
             return plan  # unknown (a negative price), or a local or free model's exact 0
         prices: tuple[Decimal | None, ...] | None
-        if len(plan) == 2:  # type: ignore[arg-type]
-            pricing, by_applied = plan  # type: ignore[misc]
-            hhmm = None if at is None else _utc_hhmm(at)
-            applied = tuple(
-                k
-                for k, o in enumerate(pricing.overrides)
-                if _override_applies(o, usage.prompt_tokens, hhmm)
-            )
-            if applied in by_applied:
-                prices = by_applied[applied]
-            else:
-                merged = dict(pricing.prices)
-                for k in applied:
-                    merged.update(pricing.overrides[k].prices)
-                prices = by_applied[applied] = _plain(merged)
+        if type(plan) is _OverridePlan:
+            prices = plan.prices(prompt_tokens, None if at is None else _utc_hhmm(at))
             if prices is None:
                 return None
         else:
@@ -381,16 +448,16 @@ class Pricer:
         # context's own arithmetic: the same results, without entering it as a local context)
         mul, add = _EXACT.multiply, _EXACT.add
         try:
-            if prompt is not None and usage.prompt_tokens:
-                total = add(total, mul(prompt, usage.prompt_tokens))
-            if completion is not None and usage.completion_tokens:
-                total = add(total, mul(completion, usage.completion_tokens))
+            if prompt is not None and prompt_tokens:
+                total = add(total, mul(prompt, prompt_tokens))
+            if completion is not None and completion_tokens:
+                total = add(total, mul(completion, completion_tokens))
             if request is not None:
                 total = add(total, request)
-            if image is not None and usage.images:
-                total = add(total, mul(image, usage.images))
-            if web is not None and usage.web_searches:
-                total = add(total, mul(web, usage.web_searches))
+            if image is not None and images:
+                total = add(total, mul(image, images))
+            if web is not None and web_searches:
+                total = add(total, mul(web, web_searches))
         except (Inexact, Overflow, InvalidOperation):
             return None  # out of range for exact arithmetic: unknown, as estimate_cost says
         return total

@@ -14,9 +14,9 @@ built on first access.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import fnmatch
 import heapq
+import itertools
 import math
 import operator
 import threading
@@ -75,6 +75,7 @@ RANKED_CACHE_SIZE = 512
 ASSUMED_RELIABILITY = 0.95
 LOCAL_BONUS = 0.03  # no quota, and nothing leaves the machine
 _INV_COST_UNIT = 1.0 / COST_UNIT
+_INV_LATENCY_UNIT = 1.0 / LATENCY_UNIT_S
 _LOG_COST_CEILING = math.log1p(COST_CEILING / COST_UNIT)
 _ZERO, _PAID, _OTHER = 0, 1, 2  # billing kinds in the hot loop
 
@@ -250,12 +251,17 @@ def resolve_task(task: Task, tokenizer: str | None = None) -> ResolvedTask:
         complexity, csrc = estimate_complexity(task.prompt), "estimated from the prompt"
     else:
         complexity, csrc = DEFAULT_COMPLEXITY, "default"
-    caps = set(task.capabilities)
-    if task.category == "vision" or task.images:
-        caps.add("vision")
+    caps = task.capabilities
+    if (task.category == "vision" or task.images) and "vision" not in caps:
+        caps = caps | _VISION
     return ResolvedTask(
-        task, tokens, task.output_tokens, complexity, method, csrc, frozenset(caps), exact, counter
+        task, tokens, task.output_tokens, complexity, method, csrc, caps, exact, counter
     )
+
+
+_VISION = frozenset({"vision"})
+#: A survivor's maximum output when its model states none.
+_NO_LIMIT = 1 << 62
 
 
 def _context_need(resolved: ResolvedTask, m: ModelInfo) -> int:
@@ -412,7 +418,12 @@ class CatalogueIndex:
         self._low_cache: dict[str, tuple[float, ...]] = {}
         self._evidence_cache: dict[str, tuple[str, ...]] = {}
         self._base_cache: dict[tuple[str, Priority], tuple[float, ...]] = {}
+        self._scoring_cache: dict[tuple[str, Priority], tuple] = {}
         self._static_cache: dict[tuple, tuple] = {}
+        # the last static filter state asked for, matched by identity: a run of decisions
+        # under one policy and world (a simulation, a busy gateway) skips building its key
+        self._static_last: tuple | None = None
+        self._static_ids = itertools.count()
         self._ranked_cache: OrderedDict[tuple, _Ranked] = OrderedDict()
         # decisions may run in several worker threads at once: the caches fill under a lock
         self._lock = threading.RLock()
@@ -469,6 +480,18 @@ class CatalogueIndex:
 
     def __len__(self) -> int:
         return len(self.models)
+
+    def scoring(
+        self, category: str, priority: Priority
+    ) -> tuple[tuple[float, ...], float, float, float]:
+        """What a decision scores with: :meth:`base_scores`, the cost and latency weights,
+        and the cost weight over the log cost ceiling."""
+        cached = self._scoring_cache.get((category, priority))
+        if cached is None:
+            _, wc, wl = WEIGHTS[priority]
+            cached = (self.base_scores(category, priority), wc, wl, wc / _LOG_COST_CEILING)
+            self._scoring_cache[(category, priority)] = cached
+        return cached
 
     def base_scores(self, category: str, priority: Priority) -> tuple[float, ...]:
         """The task-independent part of each model's score: quality, reliability, locality."""
@@ -1157,13 +1180,26 @@ def _matches(model_id: str, patterns: Sequence[str]) -> bool:
 
 def _static_filter(
     index: CatalogueIndex, policy: Policy, context: RoutingContext, zero_first: bool
-) -> tuple[tuple, list[tuple], list[tuple[int, Reason, str]], bool]:
+) -> tuple[int, list[tuple], list[tuple[int, Reason, str]], bool]:
     """The filters that depend on the policy and the world, not on the task: cached. The
-    last item says whether a free model is among the survivors."""
+    first item is the state's id (for the caches built on it), the last says whether a free
+    model is among the survivors."""
     quota = context.quota
     free_day_out = quota is not None and quota.day_exhausted
     free_min_out = quota is not None and quota.minute_exhausted
     key_missing = context.key_present is False
+    last = index._static_last
+    if (
+        last is not None
+        and last[0] is policy
+        and last[1] is context.sources_down
+        and last[2] is context.quarantined
+        and last[3] is key_missing
+        and last[4] is free_day_out
+        and last[5] is free_min_out
+        and last[6] is zero_first
+    ):
+        return last[7]
     pref = policy.free_preference
     key = (
         policy.deny,
@@ -1182,6 +1218,16 @@ def _static_filter(
     )
     cached = index._static_cache.get(key)
     if cached is not None:
+        index._static_last = (
+            policy,
+            context.sources_down,
+            context.quarantined,
+            key_missing,
+            free_day_out,
+            free_min_out,
+            zero_first,
+            cached,
+        )
         return cached
     survivors: list[tuple] = []
     rejects: list[tuple[int, Reason, str]] = []
@@ -1242,7 +1288,7 @@ def _static_filter(
         survivors.append(
             (
                 rec.context,
-                rec.max_output,
+                _NO_LIMIT if rec.max_output is None else rec.max_output,
                 rec.caps,
                 kind,
                 rec.price_prompt,
@@ -1258,8 +1304,18 @@ def _static_filter(
     if len(index._static_cache) > 256:
         index._static_cache.clear()
     any_free = any(index.recs[row[10]].tier is Tier.FREE for row in survivors)
-    result = (key, survivors, rejects, any_free)
+    result = (next(index._static_ids), survivors, rejects, any_free)
     index._static_cache[key] = result
+    index._static_last = (
+        policy,
+        context.sources_down,
+        context.quarantined,
+        key_missing,
+        free_day_out,
+        free_min_out,
+        zero_first,
+        result,
+    )
     return result
 
 
@@ -1278,26 +1334,42 @@ def route(
     it is known: after the first group that yields an eligible row, unless that row is free
     and free requests may give way to paid ones, when the best paid row is looked up too.
     """
+    return _decide(policy, context, chosen_only, *_search(task, policy, context, chosen_only))
+
+
+def choose(
+    task: Task, policy: Policy, context: RoutingContext
+) -> tuple[ResolvedTask, ModelInfo | None, bool]:
+    """``route(task, policy, context, chosen_only=True)``'s resolved task, chosen model and
+    ``below_threshold``, without the decision around them when a good-enough model is
+    chosen (the rest goes through :func:`route`'s own steps): what a simulation charges."""
+    search = _search(task, policy, context, True)
+    found = search[3]
+    if found and policy.pinned is None:
+        return search[0], context.index.models[found[0][1]], False
+    decision = _decide(policy, context, True, *search)
+    return decision.resolved, decision.chosen_model, decision.below_threshold
+
+
+def _search(
+    task: Task, policy: Policy, context: RoutingContext, chosen_only: bool
+) -> tuple[ResolvedTask, _Env, _Ranked, list[tuple], tuple | None, list, list]:
+    """The rows that decide the chain, in order (see :func:`route`), with what
+    :func:`_decide` builds the decision from."""
     index = context.index
     resolved = resolve_task(task)
     priority = task.priority
     pref = policy.free_preference
-    zero_first = pref in (FreePreference.PREFER, FreePreference.ONLY) or (
-        priority is Priority.COST and pref is FreePreference.OFF
+    zero_first = (
+        pref is FreePreference.PREFER
+        or pref is FreePreference.ONLY
+        or (priority is Priority.COST and pref is FreePreference.OFF)
     )
-    static_key, survivors, static_rejects, any_free = _static_filter(
+    static_id, survivors, static_rejects, any_free = _static_filter(
         index, policy, context, zero_first
     )
     env = _Env(index, resolved, policy, context)
-    groups = _bounded_groups(
-        index,
-        static_key,
-        survivors,
-        task.category,
-        priority,
-        _token_floor(env.n_in),
-        _output_floor(env.n_out),
-    )
+    groups = _bounded_groups(index, static_id, survivors, task.category, priority, env)
 
     n_chain = 1 if chosen_only else 1 + policy.fallback_depth
     paid_ok = policy.allow_paid and pref is not FreePreference.ONLY and not policy.local_only
@@ -1307,13 +1379,14 @@ def route(
     found: list[tuple] = []
     # free models may go after the paid ones (scarce free requests): then every paid row of
     # the chain's length is wanted
+    price = 0.0
     may_demote = (
         zero_first
         and any_free
         and paid_ok
         and policy.quota_aware
         and context.quota is not None
-        and free_request_price(context.quota) > 0
+        and (price := free_request_price(context.quota)) > 0
     )
     for entries, has_paid in zip(groups.above(required), groups.has_paid, strict=True):
         need = n_chain - len(found)
@@ -1366,12 +1439,32 @@ def route(
         if want_paid > 0:
             paid_needed = max(0, paid_needed - paid_seen) if exhausted else 0
     found.sort(key=_first)
-    scarcity: str | None = None
-    demote_free = False
+    scarcity: tuple | None = None
     if may_demote and found:
-        demote_free, scarcity = _free_request_dearer(found, index, env, context.quota)
-        if demote_free:
+        scarcity = _free_request_dearer(found, index, env, price)
+        if scarcity is not None:
             found = _demote_free(found, index)
+    return resolved, env, groups, found, scarcity, survivors, static_rejects
+
+
+def _decide(
+    policy: Policy,
+    context: RoutingContext,
+    chosen_only: bool,
+    resolved: ResolvedTask,
+    env: _Env,
+    groups: _Ranked,
+    found: list[tuple],
+    scarcity: tuple | None,
+    survivors: list,
+    static_rejects: list,
+) -> RouteDecision:
+    """The decision on what :func:`_search` found (``scarcity``: the free rows were put
+    after the paid ones, and why)."""
+    index = context.index
+    row_for = env.row
+    required = env.required
+    demote_free = scarcity is not None
 
     decision = RouteDecision(
         resolved=resolved,
@@ -1388,7 +1481,8 @@ def route(
         ),
         below_rows=lambda: _below_rows(groups, row_for, required),
     )
-    decision.scarcity_note = scarcity
+    if scarcity is not None:
+        decision.scarcity_note = _scarcity_text(context.quota, *scarcity)  # type: ignore[arg-type]
     decision._finish()
     return decision
 
@@ -1442,26 +1536,30 @@ def _demote_free(rows: list[tuple], index: CatalogueIndex) -> list[tuple]:
 
 
 def _free_request_dearer(
-    found: list[tuple], index: CatalogueIndex, env: _Env, quota: QuotaStatus
-) -> tuple[bool, str | None]:
-    """Whether a free request is worth more today than the task's best paid alternative
-    costs (then the free models go after the paid ones), and the why's line saying so."""
-    price = free_request_price(quota)
+    found: list[tuple], index: CatalogueIndex, env: _Env, price: float
+) -> tuple[float, str, float] | None:
+    """Whether a free request, worth ``price`` today (:func:`free_request_price`), is worth
+    more than the task's best paid alternative costs (then the free models go after the
+    paid ones): that price, the alternative and its cost, for the why's line; else None."""
     if price <= 0:
-        return False, None
-    models = index.models
-    paid_rows = [r for r in found if r[6] != 2 and models[r[1]].tier is Tier.PAID]
+        return None
+    recs = index.recs
+    paid_rows = [r for r in found if r[6] != 2 and recs[r[1]].tier is Tier.PAID]
     if not paid_rows:
-        return False, None
-    if not any(r[6] < 1 and models[r[1]].tier is Tier.FREE for r in found):
-        return False, None
+        return None
+    if not any(r[6] < 1 and recs[r[1]].tier is Tier.FREE for r in found):
+        return None
     best = min(paid_rows, key=_first)
-    cost = _float_cost(index.recs[best[1]], env.n_in, env.n_out, env.hhmm, env.n_img)
+    cost = _float_cost(recs[best[1]], env.n_in, env.n_out, env.hhmm, env.n_img)
     if not 0 <= cost < price:
-        return False, None
-    return True, (
+        return None
+    return price, index.models[best[1]].id, cost
+
+
+def _scarcity_text(quota: QuotaStatus, price: float, paid_id: str, cost: float) -> str:
+    return (
         f"Free requests are scarce today ({quota.remaining_day} of {quota.per_day} left): one "
-        f"is worth about ${price:.6f}, more than the paid alternative {models[best[1]].id} "
+        f"is worth about ${price:.6f}, more than the paid alternative {paid_id} "
         f"costs (${cost:.6f}), so the free quota is kept for dearer tasks."
     )
 
@@ -1475,14 +1573,11 @@ class _Env:
         "budget_f",
         "fits_any",
         "hhmm",
-        "inv_lat",
         "n_img",
         "n_in",
         "n_out",
         "need_caps",
-        "need_ctx",
         "now",
-        "qs",
         "recs",
         "required",
         "resolved",
@@ -1497,30 +1592,25 @@ class _Env:
     ) -> None:
         task = resolved.task
         self.n_in, self.n_out = resolved.prompt_tokens, resolved.output_tokens
-        self.need_ctx = self.n_in + self.n_out
         self.resolved = resolved
         self.fits_any = _fits_uncounted(resolved)
-        self.need_caps = _caps_mask(resolved.capabilities)
-        self.required = (
-            policy.quality_floor
-            if policy.quality_floor is not None
-            else required_quality(resolved.complexity)
-        )
-        self.now = as_utc(context.now)
-        self.hhmm = self.now.hour * 100 + self.now.minute
-        _, self.wc, self.wl = WEIGHTS[task.priority]
-        self.wc_log = self.wc / _LOG_COST_CEILING
-        self.inv_lat = 1.0 / LATENCY_UNIT_S
-        self.budget = policy.budget_usd
-        self.budget_f = float(self.budget) * 0.999999 if self.budget is not None else None
+        caps = resolved.capabilities
+        self.need_caps = _caps_mask(caps) if caps else 0
+        floor = policy.quality_floor
+        self.required = floor if floor is not None else required_quality(resolved.complexity)
+        now = self.now = as_utc(context.now)
+        self.hhmm = now.hour * 100 + now.minute
+        self.base, self.wc, self.wl, self.wc_log = index.scoring(task.category, task.priority)
+        budget = self.budget = policy.budget_usd
         self.n_img = task.images
-        # only a budget needs the exact cost of a row (see row)
-        self.usage = (
-            Usage(prompt_tokens=self.n_in, completion_tokens=self.n_out, images=self.n_img)
-            if self.budget is not None
-            else None
-        )
-        self.base = index.base_scores(task.category, task.priority)
+        if budget is None:
+            self.budget_f = self.usage = None
+        else:
+            self.budget_f = float(budget) * 0.999999
+            # only a budget needs the exact cost of a row (see row)
+            self.usage = Usage(
+                prompt_tokens=self.n_in, completion_tokens=self.n_out, images=self.n_img
+            )
         self.recs = index.recs
 
     def fits(self, entry: tuple) -> bool:
@@ -1539,11 +1629,7 @@ class _Env:
         low, q = entry[1], entry[4]
         ctx, mo, caps, kind, pp, pc, pq, ovr, ttft, itps, i, group = entry[3]
         n_out = self.n_out
-        if (
-            (ctx < self.fits_any and not self.fits(entry))
-            or (mo is not None and mo < n_out)
-            or self.need_caps & ~caps
-        ):
+        if (ctx < self.fits_any and not self.fits(entry)) or mo < n_out or self.need_caps & ~caps:
             return None
         cost = 0.0
         if kind == _PAID:
@@ -1571,7 +1657,7 @@ class _Env:
             fc = self.wc
         else:
             fc = 0.0  # variable: an unknown cost scores as the most expensive
-        fl = self.wl / (1.0 + (ttft + n_out * itps) * self.inv_lat)
+        fl = self.wl / (1.0 + (ttft + n_out * itps) * _INV_LATENCY_UNIT)
         score = self.base[i] + fc + fl
         return (group * 10.0 - score, i, score, q, fc, fl, group)
 
@@ -1586,10 +1672,11 @@ class _Ranked:
     only the rows whose lower bound could reach it: a hard task then walks the few models
     that can be good enough, not every model ranked above them on a loose score bound."""
 
-    __slots__ = ("_above", "_by_quality", "groups", "has_paid")
+    __slots__ = ("_above", "_by_quality", "groups", "has_paid", "used")
 
     def __init__(self, groups: list[list[tuple]]) -> None:
         self.groups = groups
+        self.used = False  # asked for again since built, or since the cache's clock passed it
         self.has_paid = [any(e[3][3] == _PAID for e in entries) for entries in groups]
         self._above: dict[int, list[list[tuple]]] = {}
         self._by_quality: list[tuple] | None = None
@@ -1609,7 +1696,7 @@ class _Ranked:
     def above(self, bar: float) -> list[list[tuple]]:
         """The groups without the rows below the bucket under ``bar`` (the exact bar is
         still checked row by row)."""
-        bucket = math.floor(bar * _BAR_STEPS)
+        bucket = int(bar * _BAR_STEPS) if bar > 0 else math.floor(bar * _BAR_STEPS)
         while bucket > 0 and bucket / _BAR_STEPS > bar:  # float rounding: never above the bar
             bucket -= 1
         lists = self._above.get(bucket)
@@ -1636,12 +1723,11 @@ def _output_floor(tokens: int) -> int:
 
 def _bounded_groups(
     index: CatalogueIndex,
-    static_key: tuple,
+    static_id: int,
     survivors: list[tuple],
     category: str,
     priority: Priority,
-    token_floor: int,
-    output_floor: int,
+    env: _Env,
 ) -> _Ranked:
     """Survivors split by group (0 first), each best upper bound first (ties in id order),
     with that bound and the lower bound of their quality for ``category`` in front (their
@@ -1651,36 +1737,54 @@ def _bounded_groups(
     ``output_floor`` output tokens at its lowest prices: a task of at least that many tokens
     can only cost more and take longer, so its real score is never above the bound.
     """
-    key = (static_key, category, priority, token_floor, output_floor)
+    n_in, n_out = env.n_in, env.n_out
+    # the floors' bit lengths, with every count below the least floor as 0
+    key = (
+        static_id,
+        category,
+        priority,
+        n_in.bit_length() if n_in >= 32 else 0,
+        (n_out.bit_length() - 1) >> 1 if n_out >= 64 else 0,
+    )
     groups = index._ranked_cache.get(key)
     if groups is None:
+        token_floor, output_floor = _token_floor(n_in), _output_floor(n_out)
         qs = index.quality(category)[0]
         lows = index.quality_low(category)
-        base = index.base_scores(category, priority)
-        _, wc, wl = WEIGHTS[priority]
-        by_group: dict[int, list[tuple]] = {}
+        base, wc, wl, wc_log = index.scoring(category, priority)
+        recs = index.recs
+        by_group: dict[float, list[tuple]] = {}
         for row in survivors:
-            kind, ttft, itps, i, group = row[3], row[8], row[9], row[10], row[11]
+            _, _, _, kind, _, _, _, _, ttft, itps, i, group = row
             if kind == _PAID:
-                mp, mc, mq = index.recs[i].min_prices
+                mp, mc, mq = recs[i].min_prices
                 low_cost = mp * token_floor + mc * output_floor + mq
-                fc = max(0.0, wc - wc / _LOG_COST_CEILING * math.log1p(low_cost * _INV_COST_UNIT))
+                fc = wc - wc_log * math.log1p(low_cost * _INV_COST_UNIT)
+                if fc < 0.0:
+                    fc = 0.0
             else:
                 fc = 0.0 if kind == _OTHER else wc
-            ub = base[i] + fc + wl / (1.0 + (ttft + output_floor * itps) / LATENCY_UNIT_S)
-            by_group.setdefault(group, []).append((ub, lows[i], row[0], row, qs[i]))
-        groups = _Ranked(
-            [sorted(by_group[g], key=lambda e: (-e[0], e[3][10])) for g in sorted(by_group)]
-        )
+            ub = base[i] + fc + wl / (1.0 + (ttft + output_floor * itps) * _INV_LATENCY_UNIT)
+            entries = by_group.get(group)
+            if entries is None:
+                entries = by_group[group] = []
+            entries.append((ub, lows[i], row[0], row, qs[i]))
+        # survivors come in index order, and a reversed sort is stable: ties stay in it
+        for entries in by_group.values():
+            entries.sort(key=_first, reverse=True)
+        groups = _Ranked([by_group[g] for g in sorted(by_group)])
         with index._lock:
             cache = index._ranked_cache
             cache[key] = groups
-            if len(cache) > RANKED_CACHE_SIZE:
-                cache.popitem(last=False)
-    elif len(index._ranked_cache) > RANKED_CACHE_SIZE // 2:
-        # recency only matters once evictions draw near: far from them a hit costs no lock
-        with index._lock, contextlib.suppress(KeyError):  # dropped meanwhile: still valid
-            index._ranked_cache.move_to_end(key)
+            # the oldest not asked for again since it was built or last passed over goes (a
+            # clock: a hit costs one flag, no lock); those passed over go to the end, unmarked
+            while len(cache) > RANKED_CACHE_SIZE:
+                old_key, old = cache.popitem(last=False)
+                if old.used:
+                    old.used = False
+                    cache[old_key] = old
+    else:
+        groups.used = True
     return groups
 
 

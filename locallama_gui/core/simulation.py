@@ -12,14 +12,16 @@ import csv
 import difflib
 import io
 import math
+import operator
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from locallama_gui.core.cost import Pricer
-from locallama_gui.core.models import ModelInfo, Tier, Usage, decimal_str
+from locallama_gui.core.models import ModelInfo, Tier, decimal_str
 from locallama_gui.core.quota import FreeQuota, as_utc
 from locallama_gui.core.routing import (
     CAPABILITIES,
@@ -29,7 +31,7 @@ from locallama_gui.core.routing import (
     Priority,
     RoutingContext,
     Task,
-    route,
+    choose,
 )
 from locallama_gui.core.taskfiles import (
     FileFormatError,
@@ -53,6 +55,9 @@ DEFAULT_CATEGORY_MIX: Mapping[str, float] = {
 _GENERATE_CHECK_EVERY = 2048
 #: Share of low (0-0.33), medium (0.33-0.66) and high (0.66-1) complexity tasks.
 DEFAULT_COMPLEXITY_MIX: tuple[float, float, float] = (0.45, 0.35, 0.20)
+
+
+_first = operator.itemgetter(0)
 
 
 class ScenarioError(ValueError):
@@ -139,8 +144,10 @@ def generate_tasks(
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class SimRow:
+class SimRow(NamedTuple):
+    """One simulated task and where it went (a named tuple: a million of them are made in
+    one run)."""
+
     at: datetime
     category: str
     complexity: float
@@ -243,7 +250,7 @@ def simulate(
     """
     step = max(1, progress_every)
     # the quota only moves forward in time: route the tasks in time order (stable for ties)
-    tasks = sorted(tasks, key=lambda st: as_utc(st.at))
+    timed = sorted(((as_utc(st.at), st.task) for st in tasks), key=_first)
     quota = quota or FreeQuota(credits_purchased=credits_purchased)
     baseline: ModelInfo | None = None
     if baseline_id is not None:
@@ -252,88 +259,75 @@ def simulate(
             raise ScenarioError(f"baseline model {baseline_id!r} is not in the catalogue")
         baseline = index.models[j]
     pricer = Pricer()  # the exact totals, with each model's prices looked up once
+    price = pricer.tokens_total
     rows: list[SimRow] = []
+    add_row = rows.append
     total = Decimal(0)
     base_total: Decimal | None = Decimal(0) if baseline is not None else None
     base_comparable = Decimal(0)
     unknown = below = unroutable = minute_hits = 0
-    tier_counts: dict[str, int] = {}
+    tiers: dict[Tier, int] = {}
     model_counts: dict[str, int] = {}
     day_exhausted: list[datetime] = []
     last_exhausted_day = None
     was_cancelled = False
-    n = len(tasks)
-    for k, st in enumerate(tasks):
+    n = len(timed)
+    free = Tier.FREE
+    for k, (at, task) in enumerate(timed):
         if k % step == 0:
             if cancelled is not None and cancelled():
                 was_cancelled = True
                 break
             if progress is not None:
                 progress(k, n)
-        at = as_utc(st.at)
         status = quota.status(at)
         if status.minute_exhausted and not status.day_exhausted:
             minute_hits += 1
-        ctx = RoutingContext(index=index, now=at, quota=status)
         # charged to the chosen model: its fallbacks never run in a simulation
-        decision = route(st.task, policy, ctx, chosen_only=True)
-        model = decision.chosen_model
-        task = st.task
-        usage = Usage(
-            prompt_tokens=decision.resolved.prompt_tokens,
-            completion_tokens=decision.resolved.output_tokens,
-            images=task.images,
+        resolved, model, below_threshold = choose(
+            task, policy, RoutingContext(index=index, now=at, quota=status)
         )
+        n_in, n_out, images = resolved.prompt_tokens, resolved.output_tokens, task.images
         if model is None:
             unroutable += 1
-            rows.append(
-                SimRow(
-                    at,
-                    task.category,
-                    decision.resolved.complexity,
-                    usage.prompt_tokens,
-                    usage.completion_tokens,
-                    None,
-                    None,
-                    None,
-                    False,
-                )
+            add_row(
+                SimRow(at, task.category, resolved.complexity, n_in, n_out, None, None, None, False)
             )
             continue
-        cost = pricer.total(model, usage, at)
+        cost = price(model, n_in, n_out, images, at)
         if cost is None:
             unknown += 1
         else:
             total += cost
         if base_total is not None and baseline is not None:
-            bc = pricer.total(baseline, usage, at)
+            bc = price(baseline, n_in, n_out, images, at)
             if bc is None:
                 base_total = None  # a variable-price baseline: no comparison
             else:
                 base_total += bc
                 if cost is not None:
                     base_comparable += bc
-        if model.tier is Tier.FREE:
+        tier = model.tier
+        if tier is free:
             quota.record_request(at)
-            after = quota.status(at)
-            if after.day_exhausted and last_exhausted_day != at.date():
+            if last_exhausted_day != at.date() and quota.status(at).day_exhausted:
                 last_exhausted_day = at.date()
                 day_exhausted.append(at)
-        tier_counts[model.tier.value] = tier_counts.get(model.tier.value, 0) + 1
+        tiers[tier] = tiers.get(tier, 0) + 1
         model_counts[model.id] = model_counts.get(model.id, 0) + 1
-        if decision.below_threshold:
+        if below_threshold:
             below += 1
-        rows.append(
+        add_row(
             SimRow(
                 at,
                 task.category,
-                decision.resolved.complexity,
-                usage.prompt_tokens,
-                usage.completion_tokens,
+                resolved.complexity,
+                n_in,
+                n_out,
                 model.id,
-                model.tier,
+                tier,
                 cost,
-                decision.below_threshold,
+                below_threshold,
             )
         )
     if progress is not None and not was_cancelled:
@@ -347,7 +341,7 @@ def simulate(
         baseline_id=baseline_id,
         baseline_cost_usd=base_total,
         savings_usd=savings,
-        tier_counts=tier_counts,
+        tier_counts={t.value: c for t, c in tiers.items()},
         model_counts=model_counts,
         below_threshold=below,
         unroutable=unroutable,

@@ -717,6 +717,10 @@ def test_pricer_totals_equal_estimate_cost_on_real_catalogues(which, request):
             got = pricer.total(m, u, at)
             assert got == want, (m.id, u)
             assert (got is None) or str(got) == str(want), (m.id, u)
+            n_in, n_out, images = u.prompt_tokens, u.completion_tokens, u.images
+            if u == Usage(prompt_tokens=n_in, completion_tokens=n_out, images=images):
+                plain = pricer.tokens_total(m, n_in, n_out, images, at)  # a simulated task's
+                assert str(plain) == str(want), (m.id, u)
             checked += 1
     assert checked == len(models) * len(usages)
 

@@ -1067,3 +1067,58 @@ def test_the_bounded_search_finds_the_chain_an_exhaustive_scan_finds(monkeypatch
     exhaustive = [route(t, policy, c) for c in contexts for t in tasks]
     for a, b in zip(bounded, exhaustive, strict=True):
         assert a.chain_ids == b.chain_ids, a.resolved.task
+
+
+def test_the_ranked_lists_cache_keeps_the_lists_in_use(monkeypatch):
+    """Past its size the cache drops the lists not asked for since its clock last passed
+    them, not the ones in use; a hit takes no lock."""
+    from locallama_gui.core import routing as routing_mod
+
+    monkeypatch.setattr(routing_mod, "RANKED_CACHE_SIZE", 4)
+    c = ctx(KNOWN)
+    index = c.index
+    policy = Policy()
+    hot = Task(prompt_tokens=100, output_tokens=100, complexity=0.2)
+    route(hot, policy, c)
+    (hot_key,) = index._ranked_cache
+    for k in range(12):  # each prompt size its own floor, so its own lists
+        route(hot, policy, c)
+        route(Task(prompt_tokens=2 ** (k + 8), output_tokens=100, complexity=0.2), policy, c)
+        assert len(index._ranked_cache) <= 4
+    assert hot_key in index._ranked_cache
+
+    class NoLock:
+        def __enter__(self):
+            raise AssertionError("a cache hit took the lock")
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(index, "_lock", NoLock())
+    assert route(hot, policy, c).chain_ids == route(hot, policy, ctx(KNOWN)).chain_ids
+
+
+def test_one_policy_object_over_changing_worlds_is_filtered_for_each():
+    """The static filters' last state is matched by identity: the same policy object, routed
+    in a world whose free quota runs out and comes back, is filtered for each world."""
+    index = ctx(KNOWN, profiles=SEEN_LOCAL8).index
+    policy = Policy(quota_aware=False)
+    task = Task(prompt_tokens=10, complexity=0.1)
+    fresh = QuotaStatus(NOW, 20, 50, 0, 0)
+    spent = QuotaStatus(NOW, 20, 50, 0, 50)
+    chosen = []
+    for quota in (fresh, spent, fresh, None, spent):
+        d = route(task, policy, RoutingContext(index=index, now=NOW, quota=quota))
+        chosen.append(d.chosen.id)
+    assert chosen == [
+        "acme/good:free",
+        "llama3.1:8b",
+        "acme/good:free",
+        "acme/good:free",
+        "llama3.1:8b",
+    ]
+    down = RoutingContext(index=index, now=NOW, sources_down=frozenset({Source.OPENROUTER}))
+    assert route(task, policy, down).chosen.id == "llama3.1:8b"
+    gone = RoutingContext(index=index, now=NOW, quarantined=frozenset({"acme/good:free"}))
+    assert route(task, policy, gone).chosen.id == "llama3.1:8b"
+    assert route(task, policy, RoutingContext(index=index, now=NOW)).chosen.id == "acme/good:free"

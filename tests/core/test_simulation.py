@@ -412,6 +412,8 @@ _CHOICE_POLICIES = [
     Policy(budget_usd=Decimal("0.002")),
     Policy(allow_paid=False),
     Policy(deny=("openai/*",)),
+    Policy(quality_floor=0.97),  # nothing good enough: below the bar
+    Policy(pinned="google/gemini-3.5-flash-lite"),
 ]
 
 
@@ -420,8 +422,9 @@ _CHOICE_POLICIES = [
 def test_chosen_only_decides_as_the_full_decision(openrouter, ollama, policy, priority):
     """Task by task, with the free quota filling as the chosen models use it (scarce free
     requests demote free models part of the day), ``chosen_only`` picks the model the full
-    decision puts first, with the same cost and threshold verdict."""
-    from locallama_gui.core.routing import RoutingContext, route
+    decision puts first, with the same cost and threshold verdict; and so does ``choose``,
+    the simulator's call."""
+    from locallama_gui.core.routing import RoutingContext, choose, route
 
     index = CatalogueIndex([*openrouter, *ollama])
     tasks = generate_tasks(
@@ -437,6 +440,11 @@ def test_chosen_only_decides_as_the_full_decision(openrouter, ollama, policy, pr
         assert fast.below_threshold == full.below_threshold
         assert fast.estimated_cost_usd == full.estimated_cost_usd
         assert fast.chain_ids == full.chain_ids[:1]
+        assert choose(st.task, policy, ctx) == (
+            fast.resolved,
+            fast.chosen_model,
+            fast.below_threshold,
+        )
         demoted += full.scarcity_note is not None
         if full.chosen_model is not None and full.chosen_model.tier is Tier.FREE:
             quota.record_request(st.at)
