@@ -442,24 +442,91 @@ class Pricer:
                 return None
         else:
             prices = plan  # type: ignore[assignment]
-        prompt, completion, request, image, web = prices  # type: ignore[misc]
-        total = _ZERO
-        # the breakdown's lines in its order, summed as estimate_cost sums them (in the exact
-        # context's own arithmetic: the same results, without entering it as a local context)
-        mul, add = _EXACT.multiply, _EXACT.add
-        try:
-            if prompt is not None and prompt_tokens:
-                total = add(total, mul(prompt, prompt_tokens))
-            if completion is not None and completion_tokens:
-                total = add(total, mul(completion, completion_tokens))
-            if request is not None:
-                total = add(total, request)
-            if image is not None and images:
-                total = add(total, mul(image, images))
-            if web is not None and web_searches:
-                total = add(total, mul(web, web_searches))
-        except (Inexact, Overflow, InvalidOperation):
-            return None  # out of range for exact arithmetic: unknown, as estimate_cost says
+        return _lines_total(prices, prompt_tokens, completion_tokens, 1, images, web_searches)  # type: ignore[arg-type]
+
+
+def _lines_total(
+    prices: tuple[Decimal | None, ...],
+    prompt_tokens: int,
+    completion_tokens: int,
+    requests: int,
+    images: int,
+    web_searches: int,
+) -> Decimal | None:
+    """The plain ``prices``' lines for these counts, summed as :func:`estimate_cost` sums a
+    breakdown's lines; None out of range for exact arithmetic (unknown)."""
+    prompt, completion, request, image, web = prices
+    total = _ZERO
+    # in the breakdown's order, in the exact context's own arithmetic (the same results,
+    # without entering it as a local context)
+    mul, add = _EXACT.multiply, _EXACT.add
+    try:
+        if prompt is not None and prompt_tokens:
+            total = add(total, mul(prompt, prompt_tokens))
+        if completion is not None and completion_tokens:
+            total = add(total, mul(completion, completion_tokens))
+        if request is not None:
+            total = add(total, request if requests == 1 else mul(request, requests))
+        if image is not None and images:
+            total = add(total, mul(image, images))
+        if web is not None and web_searches:
+            total = add(total, mul(web, web_searches))
+    except (Inexact, Overflow, InvalidOperation):
+        return None  # out of range for exact arithmetic: unknown, as estimate_cost says
+    return total
+
+
+class UsageSum:
+    """The exact total of many one-request usages of one model (a simulation's baseline),
+    priced once at the end: their counts are summed per set of prices that applies, and
+    each sum is priced as :meth:`Pricer.total` prices one usage. Exact arithmetic makes the
+    total the sum of theirs, to the digit."""
+
+    __slots__ = ("_model", "_one_by_one", "_plan", "_pricer", "_sums")
+
+    def __init__(self, pricer: Pricer, model: ModelInfo) -> None:
+        self._pricer, self._model = pricer, model
+        self._plan = pricer._plan(model)
+        # id(prices) -> [prices, usages, prompt tokens, completion tokens, images]
+        self._sums: dict[int, list] = {}
+        self._one_by_one: Decimal | None = _ZERO  # the usages priced alone (None: unknown)
+
+    def add(self, prompt_tokens: int, completion_tokens: int, images: int, at: datetime) -> None:
+        plan = self._plan
+        if type(plan) is tuple and prompt_tokens >= 0 and completion_tokens >= 0 and images >= 0:
+            prices = plan
+        elif type(plan) is _OverridePlan and prompt_tokens >= 0:
+            prices = plan.prices(prompt_tokens, _utc_hhmm(at))
+            if prices is None:
+                self._one_by_one = None  # a variable price applies: the sum is unknown
+                return
+        else:
+            if self._one_by_one is not None:
+                one = self._pricer.tokens_total(
+                    self._model, prompt_tokens, completion_tokens, images, at
+                )
+                self._one_by_one = None if one is None else self._one_by_one + one
+            return
+        held = self._sums.get(id(prices))
+        if held is None:
+            self._sums[id(prices)] = [prices, 1, prompt_tokens, completion_tokens, images]
+        else:
+            held[1] += 1
+            held[2] += prompt_tokens
+            held[3] += completion_tokens
+            held[4] += images
+
+    def total(self) -> Decimal | None:
+        """The sum, or None when a usage's price is unknown."""
+        total = self._one_by_one
+        for prices, usages, prompt, completion, images in self._sums.values():
+            if total is None:
+                return None
+            part = _lines_total(prices, prompt, completion, usages, images, 0)
+            try:
+                total = None if part is None else _EXACT.add(total, part)
+            except (Inexact, Overflow, InvalidOperation):
+                return None
         return total
 
 

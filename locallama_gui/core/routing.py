@@ -1544,12 +1544,20 @@ def _free_request_dearer(
     if price <= 0:
         return None
     recs = index.recs
-    paid_rows = [r for r in found if r[6] != 2 and recs[r[1]].tier is Tier.PAID]
-    if not paid_rows:
+    best: tuple | None = None  # the first best eligible paid row
+    any_free = False  # an eligible free row
+    paid, free = Tier.PAID, Tier.FREE
+    for r in found:
+        if r[6] == 2:
+            continue
+        tier = recs[r[1]].tier
+        if tier is paid:
+            if best is None or r[0] < best[0]:
+                best = r
+        elif tier is free and r[6] < 1:
+            any_free = True
+    if best is None or not any_free:
         return None
-    if not any(r[6] < 1 and recs[r[1]].tier is Tier.FREE for r in found):
-        return None
-    best = min(paid_rows, key=_first)
     cost = _float_cost(recs[best[1]], env.n_in, env.n_out, env.hhmm, env.n_img)
     if not 0 <= cost < price:
         return None

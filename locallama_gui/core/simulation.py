@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
-from locallama_gui.core.cost import Pricer
+from locallama_gui.core.cost import Pricer, UsageSum
 from locallama_gui.core.models import ModelInfo, Tier, decimal_str
 from locallama_gui.core.quota import FreeQuota, as_utc
 from locallama_gui.core.routing import (
@@ -250,7 +250,9 @@ def simulate(
     """
     step = max(1, progress_every)
     # the quota only moves forward in time: route the tasks in time order (stable for ties)
-    timed = sorted(((as_utc(st.at), st.task) for st in tasks), key=_first)
+    timed = sorted(
+        ((st.at if st.at.tzinfo is UTC else as_utc(st.at), st.task) for st in tasks), key=_first
+    )
     quota = quota or FreeQuota(credits_purchased=credits_purchased)
     baseline: ModelInfo | None = None
     if baseline_id is not None:
@@ -263,8 +265,11 @@ def simulate(
     rows: list[SimRow] = []
     add_row = rows.append
     total = Decimal(0)
-    base_total: Decimal | None = Decimal(0) if baseline is not None else None
-    base_comparable = Decimal(0)
+    # the baseline on every routed task, and on those whose routed cost is unknown (they
+    # are left out of the savings): summed, then priced once
+    base_all = base_unknown = None
+    if baseline is not None:
+        base_all, base_unknown = UsageSum(pricer, baseline), UsageSum(pricer, baseline)
     unknown = below = unroutable = minute_hits = 0
     tiers: dict[Tier, int] = {}
     model_counts: dict[str, int] = {}
@@ -297,16 +302,12 @@ def simulate(
         cost = price(model, n_in, n_out, images, at)
         if cost is None:
             unknown += 1
+            if base_unknown is not None:
+                base_unknown.add(n_in, n_out, images, at)
         else:
             total += cost
-        if base_total is not None and baseline is not None:
-            bc = price(baseline, n_in, n_out, images, at)
-            if bc is None:
-                base_total = None  # a variable-price baseline: no comparison
-            else:
-                base_total += bc
-                if cost is not None:
-                    base_comparable += bc
+        if base_all is not None:
+            base_all.add(n_in, n_out, images, at)
         tier = model.tier
         if tier is free:
             quota.record_request(at)
@@ -332,8 +333,11 @@ def simulate(
         )
     if progress is not None and not was_cancelled:
         progress(n, n)
+    # a variable-price baseline: no comparison
+    base_total = None if base_all is None else base_all.total()
     # like for like: tasks whose routed cost is unknown are left out of the savings
-    savings = None if base_total is None else base_comparable - total
+    left_out = None if base_unknown is None else base_unknown.total()
+    savings = None if base_total is None or left_out is None else base_total - left_out - total
     return SimulationResult(
         rows=tuple(rows),
         total_cost_usd=total,

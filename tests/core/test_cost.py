@@ -725,6 +725,36 @@ def test_pricer_totals_equal_estimate_cost_on_real_catalogues(which, request):
     assert checked == len(models) * len(usages)
 
 
+@pytest.mark.parametrize("which", ["catalogue_2025", "catalogue_2026"])
+def test_a_usage_sum_is_the_sum_of_the_usages_totals(which, request):
+    """Summed per set of prices and priced once, many usages of one model cost what their
+    totals add up to, to the digit; unknown when one of them is (a variable price)."""
+    import random
+
+    from locallama_gui.core.cost import Pricer, UsageSum
+
+    models = list(request.getfixturevalue(which).values())
+    rng = random.Random(5)
+    pricer = Pricer()
+    usages = [
+        (rng.choice([0, rng.randint(0, 400_000)]), rng.randint(0, 60_000), rng.choice([0, 0, 3]))
+        for _ in range(30)
+    ]
+    moments = [at_utc(rng.randint(0, 23), rng.randint(0, 59)) for _ in usages]
+    unknown = 0
+    for m in models:
+        summed = UsageSum(pricer, m)
+        want: Decimal | None = Decimal(0)
+        for (n_in, n_out, images), at in zip(usages, moments, strict=True):
+            summed.add(n_in, n_out, images, at)
+            one = pricer.tokens_total(m, n_in, n_out, images, at)
+            want = None if want is None or one is None else want + one
+        got = summed.total()
+        assert str(got) == str(want), m.id
+        unknown += got is None
+    assert 0 < unknown < len(models)  # both kinds were summed
+
+
 def test_pricer_is_exact_and_unknown_where_estimate_cost_is():
     from locallama_gui.core.cost import Pricer
 
