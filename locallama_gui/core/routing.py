@@ -28,7 +28,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 
-from locallama_gui.core.cost import estimate_cost, in_utc_window
+from locallama_gui.core.cost import Pricer, estimate_cost, in_utc_window
 from locallama_gui.core.models import (
     CostEstimate,
     ModelInfo,
@@ -424,6 +424,8 @@ class CatalogueIndex:
         # under one policy and world (a simulation, a busy gateway) skips building its key
         self._static_last: tuple | None = None
         self._static_ids = itertools.count()
+        #: exact totals of one-request usages of these models (the models held by identity)
+        self.pricer = Pricer()
         self._ranked_cache: OrderedDict[tuple, _Ranked] = OrderedDict()
         # decisions may run in several worker threads at once: the caches fill under a lock
         self._lock = threading.RLock()
@@ -978,10 +980,23 @@ class RouteDecision:
             return None
         return estimate_cost(model, self._usage, self.context.now)
 
-    @property
+    @cached_property
     def estimated_cost_usd(self) -> Decimal | None:
-        est = self.estimate
-        return est.total_usd if est is not None else None
+        """The estimate's total, without its breakdown unless that was made already."""
+        est = self.__dict__.get("estimate")
+        if est is not None:
+            return est.total_usd
+        model = self.chosen_model
+        if model is None:
+            return None
+        resolved = self.resolved
+        return self.context.index.pricer.tokens_total(
+            model,
+            resolved.prompt_tokens,
+            resolved.output_tokens,
+            resolved.task.images,
+            self.context.now,
+        )
 
     def _candidate(self, row: tuple) -> Candidate:
         _, i, score, q, fc, fl, group = row

@@ -1122,3 +1122,32 @@ def test_one_policy_object_over_changing_worlds_is_filtered_for_each():
     gone = RoutingContext(index=index, now=NOW, quarantined=frozenset({"acme/good:free"}))
     assert route(task, policy, gone).chosen.id == "llama3.1:8b"
     assert route(task, policy, RoutingContext(index=index, now=NOW)).chosen.id == "acme/good:free"
+
+
+def test_the_estimated_cost_is_the_estimates_total_to_the_digit():
+    """A decision's estimated cost, made without the estimate's breakdown, is that estimate's
+    total to the digit, and the same whichever of the two is asked for first."""
+    from locallama_gui.core.cost import estimate_cost
+    from locallama_gui.core.models import Usage
+    from locallama_gui.core.simulation import Scenario, generate_tasks
+
+    payload = json.loads((DATA / "openrouter" / "models-2026-08-14.json").read_text())
+    index = CatalogueIndex(parse_openrouter_models(payload).models)
+    tasks = generate_tasks(Scenario(tasks=300, tasks_per_day=100, seed=4, start=NOW))
+    priced = 0
+    for k, st in enumerate(tasks):
+        policy = Policy(free_preference=FreePreference.OFF if k % 2 else FreePreference.PREFER)
+        c = RoutingContext(index=index, now=st.at)
+        d = route(st.task, policy, c)
+        model = d.chosen_model
+        usage = Usage(
+            prompt_tokens=st.task.prompt_tokens,
+            completion_tokens=st.task.output_tokens,
+            images=st.task.images,
+        )
+        want = estimate_cost(model, usage, st.at).total_usd
+        assert str(d.estimated_cost_usd) == str(want), st
+        again = route(st.task, policy, c)
+        assert again.estimate is not None and again.estimated_cost_usd == want
+        priced += want is not None and want > 0
+    assert priced > 20  # paid choices, overrides among them
