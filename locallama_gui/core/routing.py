@@ -1725,7 +1725,11 @@ class _Ranked:
         lists = self._above.get(bucket)
         if lists is None:
             floor = bucket / _BAR_STEPS
-            lists = [[e for e in entries if e[1] >= floor] for entries in self.groups]
+            # filtered from the lists of the nearest lower bucket made (the same rows in the
+            # same order, fewer to look at); list() copies the keys at once (other threads)
+            lower = max((b for b in list(self._above) if b < bucket), default=None)
+            source = self.groups if lower is None else self._above[lower]
+            lists = [[e for e in entries if e[1] >= floor] for entries in source]
             self._above[bucket] = lists  # a race only builds the same lists twice
         return lists
 

@@ -103,11 +103,13 @@ def mutated(draw, entries: list[dict[str, Any]]) -> list[Any]:
     for _ in range(draw(st.integers(1, 6))):
         n = draw(st.integers(0, len(out) - 1))
         paths = _paths(out[n]) if isinstance(out[n], dict) else []
+        # a copy: the hostile containers are shared, and a later mutation may land inside
+        # one (set into itself, it made a cycle)
         if not paths or draw(st.integers(0, 9)) == 0:
-            out[n] = draw(hostile)
+            out[n] = copy.deepcopy(draw(hostile))
             continue
         path = draw(st.sampled_from(paths))
-        _set(out[n], path, draw(hostile))
+        _set(out[n], path, copy.deepcopy(draw(hostile)))
     return out
 
 

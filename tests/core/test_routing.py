@@ -1151,3 +1151,23 @@ def test_the_estimated_cost_is_the_estimates_total_to_the_digit():
         assert again.estimate is not None and again.estimated_cost_usd == want
         priced += want is not None and want > 0
     assert priced > 20  # paid choices, overrides among them
+
+
+def test_the_lists_above_a_bar_are_the_same_whichever_bars_came_before():
+    """A bar's lists are filtered from a lower bar's when those were made: the same rows in
+    the same order as filtered from the whole groups."""
+    import random
+
+    from locallama_gui.core import routing as routing_mod
+
+    payload = json.loads((DATA / "openrouter" / "models-2026-08-14.json").read_text())
+    c = RoutingContext(index=CatalogueIndex(parse_openrouter_models(payload).models), now=NOW)
+    route(Task(prompt_tokens=900, output_tokens=300, complexity=0.4), Policy(), c)
+    (ranked,) = c.index._ranked_cache.values()
+    rng = random.Random(2)
+    bars = [round(rng.random(), 3) for _ in range(120)] + [0.0, 1.0, 0.5, 0.025]
+    for bar in bars:
+        alone = routing_mod._Ranked(ranked.groups).above(bar)
+        assert ranked.above(bar) == alone, bar
+        assert all(e[1] >= math.floor(bar * 40) / 40 for g in alone for e in g)
+    assert len(ranked._above) > 30
