@@ -12,7 +12,6 @@ import csv
 import difflib
 import io
 import math
-import operator
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,9 +56,6 @@ _GENERATE_CHECK_EVERY = 2048
 DEFAULT_COMPLEXITY_MIX: tuple[float, float, float] = (0.45, 0.35, 0.20)
 
 
-_first = operator.itemgetter(0)
-
-
 class ScenarioError(ValueError):
     """A scenario or an imported task list that cannot be used, with what is wrong."""
 
@@ -95,6 +91,12 @@ class Scenario:
 class SimTask:
     at: datetime
     task: Task
+
+
+def _moment(st: SimTask) -> datetime:
+    """When a task is routed, in UTC."""
+    at = st.at
+    return at if at.tzinfo is UTC else as_utc(at)
 
 
 def generate_tasks(
@@ -250,9 +252,7 @@ def simulate(
     """
     step = max(1, progress_every)
     # the quota only moves forward in time: route the tasks in time order (stable for ties)
-    timed = sorted(
-        ((st.at if st.at.tzinfo is UTC else as_utc(st.at), st.task) for st in tasks), key=_first
-    )
+    timed = sorted(tasks, key=_moment)
     quota = quota or FreeQuota(credits_purchased=credits_purchased)
     baseline: ModelInfo | None = None
     if baseline_id is not None:
@@ -278,7 +278,10 @@ def simulate(
     was_cancelled = False
     n = len(timed)
     free = Tier.FREE
-    for k, (at, task) in enumerate(timed):
+    for k, st in enumerate(timed):
+        at, task = st.at, st.task
+        if at.tzinfo is not UTC:
+            at = as_utc(at)
         if k % step == 0:
             if cancelled is not None and cancelled():
                 was_cancelled = True
