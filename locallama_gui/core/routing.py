@@ -1231,18 +1231,19 @@ def _static_filter(
         zero_first,
         policy.quota_aware,
     )
+    # what the last state is matched on, in the order of the test above
+    world = (
+        policy,
+        context.sources_down,
+        context.quarantined,
+        key_missing,
+        free_day_out,
+        free_min_out,
+        zero_first,
+    )
     cached = index._static_cache.get(key)
     if cached is not None:
-        index._static_last = (
-            policy,
-            context.sources_down,
-            context.quarantined,
-            key_missing,
-            free_day_out,
-            free_min_out,
-            zero_first,
-            cached,
-        )
+        index._static_last = (*world, cached)
         return cached
     survivors: list[tuple] = []
     rejects: list[tuple[int, Reason, str]] = []
@@ -1321,16 +1322,7 @@ def _static_filter(
     any_free = any(index.recs[row[10]].tier is Tier.FREE for row in survivors)
     result = (next(index._static_ids), survivors, rejects, any_free)
     index._static_cache[key] = result
-    index._static_last = (
-        policy,
-        context.sources_down,
-        context.quarantined,
-        key_missing,
-        free_day_out,
-        free_min_out,
-        zero_first,
-        result,
-    )
+    index._static_last = (*world, result)
     return result
 
 
