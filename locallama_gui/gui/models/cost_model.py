@@ -70,6 +70,8 @@ class RecordTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._columns = list(columns)
         self._rows: list[Any] = []
+        self._given: list[Any] = []  # the rows in the order they were set
+        self._sorting: tuple[int, Qt.SortOrder] | None = None  # see sort()
 
     @property
     def columns(self) -> list[Column]:
@@ -77,8 +79,38 @@ class RecordTableModel(QAbstractTableModel):
 
     def set_rows(self, rows: Iterable[Any]) -> None:
         self.beginResetModel()
-        self._rows = list(rows)
+        self._given = list(rows)
+        self._rows = self._ordered(self._given)
         self.endResetModel()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Order the rows by a column's sort value in Python: one key per row and a list sort,
+        where a proxy's own sort calls back into Python twice per comparison (100,000 rows: a
+        fraction of a second against several). Stable, as the proxy's: ties keep the order
+        shown before, and rows set later come in the order set, ties kept. A column out of
+        range gives that order back. Only :func:`make_sort_proxy` with ``sort_in_model`` asks
+        for it."""
+        self._sorting = (column, order) if 0 <= column < len(self._columns) else None
+        self.layoutAboutToBeChanged.emit()
+        held = self.persistentIndexList()
+        records = [(self._rows[i.row()], i.column()) for i in held]
+        self._rows = self._ordered(self._rows if self._sorting else self._given)
+        if held:
+            at = {id(r): k for k, r in enumerate(self._rows)}
+            self.changePersistentIndexList(held, [self.index(at[id(r)], c) for r, c in records])
+        self.layoutChanged.emit()
+
+    def _ordered(self, rows: list[Any]) -> list[Any]:
+        if self._sorting is None:
+            return list(rows)
+        column, order = self._sorting
+        col = self._columns[column]
+        key = col.sort if col.sort is not None else (lambda r: col.display(r).casefold())
+        descending = order == Qt.SortOrder.DescendingOrder
+        try:
+            return sorted(rows, key=key, reverse=descending)
+        except TypeError:  # values of kinds that do not compare: as their text
+            return sorted(rows, key=lambda r: str(key(r)), reverse=descending)
 
     def rows(self) -> list[Any]:
         return list(self._rows)
@@ -136,8 +168,21 @@ class RecordTableModel(QAbstractTableModel):
         return out
 
 
-def make_sort_proxy(model: QAbstractTableModel, parent: Any = None) -> QSortFilterProxyModel:
-    proxy = QSortFilterProxyModel(parent)
+class _ModelSortsProxy(QSortFilterProxyModel):
+    """A proxy whose sorting is its source model's (:meth:`RecordTableModel.sort`): it shows
+    the rows in the source's order."""
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.sourceModel().sort(column, order)
+
+
+def make_sort_proxy(
+    model: QAbstractTableModel, parent: Any = None, *, sort_in_model: bool = False
+) -> QSortFilterProxyModel:
+    """A proxy sorting on ``SORT_ROLE``. ``sort_in_model``: the model sorts itself in Python
+    (:meth:`RecordTableModel.sort`), for big tables whose rows are only ever set whole; rows
+    inserted or changed in place would not move to their sorted places."""
+    proxy = _ModelSortsProxy(parent) if sort_in_model else QSortFilterProxyModel(parent)
     proxy.setSourceModel(model)
     proxy.setSortRole(SORT_ROLE)
     proxy.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)

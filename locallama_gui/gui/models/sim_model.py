@@ -12,7 +12,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from locallama_gui.core.cost import format_usd
 from locallama_gui.core.models import decimal_str
@@ -150,8 +150,9 @@ class RejectedTableModel(RecordTableModel):
 # --- a batch simulation ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class NumberedRow:
+class NumberedRow(NamedTuple):
+    """A simulated task's row with its place in the run (a named tuple: one per task)."""
+
     n: int
     row: SimRow
 

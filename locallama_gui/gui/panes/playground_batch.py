@@ -435,7 +435,8 @@ class BatchView(QWidget):
         rows_head.addWidget(self.export_button)
         rb.addLayout(rows_head)
         self.rows_model = SimRowsModel(self)
-        self.rows_proxy = make_sort_proxy(self.rows_model, self)
+        # a run's rows are set whole, up to millions: the model sorts them itself
+        self.rows_proxy = make_sort_proxy(self.rows_model, self, sort_in_model=True)
         self.rows_table = QTableView()
         self.rows_table.setModel(self.rows_proxy)
         self.rows_table.setSortingEnabled(True)
@@ -448,6 +449,7 @@ class BatchView(QWidget):
         self.rows_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.rows_table.setWordWrap(False)
         rh = self.rows_table.horizontalHeader()
+        rh.setResizeContentsPrecision(200)  # columns sized on 200 rows, not Qt's 1,000
         rh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         rh.setStretchLastSection(True)
         rb.addWidget(self.rows_table, 1)
