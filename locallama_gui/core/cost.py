@@ -495,7 +495,12 @@ class UsageSum:
         plan = self._plan
         if type(plan) is tuple and prompt_tokens >= 0 and completion_tokens >= 0 and images >= 0:
             prices = plan
-        elif type(plan) is _OverridePlan and prompt_tokens >= 0:
+        elif (
+            type(plan) is _OverridePlan
+            and prompt_tokens >= 0
+            and completion_tokens >= 0
+            and images >= 0
+        ):
             prices = plan.prices(prompt_tokens, _utc_hhmm(at))
             if prices is None:
                 self._one_by_one = None  # a variable price applies: the sum is unknown

@@ -261,7 +261,7 @@ def resolve_task(task: Task, tokenizer: str | None = None) -> ResolvedTask:
 
 _VISION = frozenset({"vision"})
 #: A survivor's maximum output when its model states none.
-_NO_LIMIT = 1 << 62
+_NO_LIMIT = math.inf
 
 
 def _context_need(resolved: ResolvedTask, m: ModelInfo) -> int:
@@ -1779,7 +1779,7 @@ def _bounded_groups(
                 mp, mc, mq = recs[i].min_prices
                 low_cost = mp * token_floor + mc * output_floor + mq
                 fc = wc - wc_log * math.log1p(low_cost * _INV_COST_UNIT)
-                if fc < 0.0:
+                if not fc >= 0.0:  # below 0, or NaN (an infinite price at a 0 floor)
                     fc = 0.0
             else:
                 fc = 0.0 if kind == _OTHER else wc

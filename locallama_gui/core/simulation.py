@@ -265,11 +265,11 @@ def simulate(
     rows: list[SimRow] = []
     add_row = rows.append
     total = Decimal(0)
-    # the baseline on every routed task, and on those whose routed cost is unknown (they
-    # are left out of the savings): summed, then priced once
-    base_all = base_unknown = None
+    # the baseline on the routed tasks whose cost is known (the savings compare those) and
+    # on the rest: summed, then priced once
+    base_known = base_unknown = None
     if baseline is not None:
-        base_all, base_unknown = UsageSum(pricer, baseline), UsageSum(pricer, baseline)
+        base_known, base_unknown = UsageSum(pricer, baseline), UsageSum(pricer, baseline)
     unknown = below = unroutable = minute_hits = 0
     tiers: dict[Tier, int] = {}
     model_counts: dict[str, int] = {}
@@ -309,8 +309,8 @@ def simulate(
                 base_unknown.add(n_in, n_out, images, at)
         else:
             total += cost
-        if base_all is not None:
-            base_all.add(n_in, n_out, images, at)
+            if base_known is not None:
+                base_known.add(n_in, n_out, images, at)
         tier = model.tier
         if tier is free:
             quota.record_request(at)
@@ -336,11 +336,13 @@ def simulate(
         )
     if progress is not None and not was_cancelled:
         progress(n, n)
-    # a variable-price baseline: no comparison
-    base_total = None if base_all is None else base_all.total()
+    base_total = comparable = None
+    if base_known is not None and base_unknown is not None:
+        comparable, left_out = base_known.total(), base_unknown.total()
+        if comparable is not None and left_out is not None:  # else a variable price
+            base_total = comparable + left_out
     # like for like: tasks whose routed cost is unknown are left out of the savings
-    left_out = None if base_unknown is None else base_unknown.total()
-    savings = None if base_total is None or left_out is None else base_total - left_out - total
+    savings = None if base_total is None else comparable - total  # type: ignore[operator]
     return SimulationResult(
         rows=tuple(rows),
         total_cost_usd=total,

@@ -517,3 +517,25 @@ def test_recorded_tasks_keep_their_images(index):
     assert tasks_from_history([(START, old)])[0][0].task.images == 0
     (from_file,) = tasks_from_jsonl('{"prompt_tokens": 900, "images": 2}', START)
     assert from_file.task.images == 2
+
+
+@pytest.mark.parametrize("baseline", ["openai/gpt-4o", "google/gemini-2.5-pro"])
+def test_savings_leave_out_unknown_costs_to_the_digit(openrouter, baseline):
+    """With tasks whose routed cost is unknown (a variable-price router pinned), the baseline
+    and the savings are the per-task sums, digit and exponent alike."""
+    from locallama_gui.core.routing import Task
+
+    index = CatalogueIndex(openrouter)
+    base = next(m for m in openrouter if m.id == baseline)
+    tasks = [
+        SimTask(START + timedelta(minutes=k), Task(prompt_tokens=500 + 300 * k, complexity=0.4))
+        for k in range(20)
+    ]
+    res = simulate(tasks, Policy(pinned="openrouter/auto"), index, baseline_id=baseline)
+    assert res.unknown_cost_tasks == 20
+    want = Decimal(0)
+    for st in tasks:
+        usage = Usage(prompt_tokens=st.task.prompt_tokens, completion_tokens=st.task.output_tokens)
+        want += estimate_cost(base, usage, st.at).total_usd
+    assert str(res.baseline_cost_usd) == str(want)
+    assert str(res.savings_usd) == str(Decimal(0) - res.total_cost_usd)  # nothing comparable
