@@ -418,14 +418,10 @@ class Pricer:
         web_searches: int,
         at: datetime | None,
     ) -> Decimal | None:
-        plan = self._plan(model)
-        if (
-            plan is _SLOW
-            or prompt_tokens < 0
-            or completion_tokens < 0
-            or images < 0
-            or web_searches < 0
-        ):
+        prices = _plain_prices(
+            self._plan(model), prompt_tokens, completion_tokens, images, web_searches, at
+        )
+        if prices is _SLOW:
             usage = Usage(
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
@@ -433,16 +429,33 @@ class Pricer:
                 web_searches=web_searches,
             )
             return estimate_cost(model, usage, at).total_usd
-        if plan is None or isinstance(plan, Decimal):
-            return plan  # unknown (a negative price), or a local or free model's exact 0
-        prices: tuple[Decimal | None, ...] | None
-        if type(plan) is _OverridePlan:
-            prices = plan.prices(prompt_tokens, None if at is None else _utc_hhmm(at))
-            if prices is None:
-                return None
-        else:
-            prices = plan  # type: ignore[assignment]
+        if prices is None or isinstance(prices, Decimal):
+            return prices  # unknown (a negative price), or a local or free model's exact 0
         return _lines_total(prices, prompt_tokens, completion_tokens, 1, images, web_searches)  # type: ignore[arg-type]
+
+
+def _plain_prices(
+    plan: object,
+    prompt_tokens: int,
+    completion_tokens: int,
+    images: int,
+    web_searches: int,
+    at: datetime | None,
+) -> object:
+    """The plain prices a request of these counts pays on a model of this
+    :meth:`Pricer._plan`; a Decimal (a local or free model's exact 0), None (unknown), or
+    ``_SLOW`` for :func:`estimate_cost` to price (no plan, or a negative count)."""
+    if (
+        plan is _SLOW
+        or prompt_tokens < 0
+        or completion_tokens < 0
+        or images < 0
+        or web_searches < 0
+    ):
+        return _SLOW
+    if type(plan) is _OverridePlan:
+        return plan.prices(prompt_tokens, None if at is None else _utc_hhmm(at))
+    return plan
 
 
 def _lines_total(
@@ -492,25 +505,16 @@ class UsageSum:
         self._one_by_one: Decimal | None = _ZERO  # the usages priced alone (None: unknown)
 
     def add(self, prompt_tokens: int, completion_tokens: int, images: int, at: datetime) -> None:
-        plan = self._plan
-        if type(plan) is tuple and prompt_tokens >= 0 and completion_tokens >= 0 and images >= 0:
-            prices = plan
-        elif (
-            type(plan) is _OverridePlan
-            and prompt_tokens >= 0
-            and completion_tokens >= 0
-            and images >= 0
-        ):
-            prices = plan.prices(prompt_tokens, _utc_hhmm(at))
-            if prices is None:
-                self._one_by_one = None  # a variable price applies: the sum is unknown
+        prices = _plain_prices(self._plan, prompt_tokens, completion_tokens, images, 0, at)
+        if type(prices) is not tuple:
+            if self._one_by_one is None:
                 return
-        else:
-            if self._one_by_one is not None:
-                one = self._pricer.tokens_total(
+            if prices is _SLOW:
+                prices = self._pricer.tokens_total(
                     self._model, prompt_tokens, completion_tokens, images, at
                 )
-                self._one_by_one = None if one is None else self._one_by_one + one
+            # unknown (a variable price applies: so is the sum), or an exact 0
+            self._one_by_one = None if prices is None else self._one_by_one + prices  # type: ignore[operator]
             return
         held = self._sums.get(id(prices))
         if held is None:

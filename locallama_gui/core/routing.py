@@ -989,13 +989,10 @@ class RouteDecision:
         model = self.chosen_model
         if model is None:
             return None
-        resolved = self.resolved
+        # the counts of _usage, without making it (a Usage is most of this call's time)
+        r = self.resolved
         return self.context.index.pricer.tokens_total(
-            model,
-            resolved.prompt_tokens,
-            resolved.output_tokens,
-            resolved.task.images,
-            self.context.now,
+            model, r.prompt_tokens, r.output_tokens, r.task.images, self.context.now
         )
 
     def _candidate(self, row: tuple) -> Candidate:
@@ -1376,7 +1373,15 @@ def _search(
         index, policy, context, zero_first
     )
     env = _Env(index, resolved, policy, context)
-    groups = _bounded_groups(index, static_id, survivors, task.category, priority, env)
+    groups = _bounded_groups(
+        index,
+        static_id,
+        survivors,
+        task.category,
+        priority,
+        _token_floor(env.n_in),
+        _output_floor(env.n_out),
+    )
 
     n_chain = 1 if chosen_only else 1 + policy.fallback_depth
     paid_ok = policy.allow_paid and pref is not FreePreference.ONLY and not policy.local_only
@@ -1711,7 +1716,7 @@ class _Ranked:
     def above(self, bar: float) -> list[list[tuple]]:
         """The groups without the rows below the bucket under ``bar`` (the exact bar is
         still checked row by row)."""
-        bucket = int(bar * _BAR_STEPS) if bar > 0 else math.floor(bar * _BAR_STEPS)
+        bucket = math.floor(bar * _BAR_STEPS)
         while bucket > 0 and bucket / _BAR_STEPS > bar:  # float rounding: never above the bar
             bucket -= 1
         lists = self._above.get(bucket)
@@ -1746,7 +1751,8 @@ def _bounded_groups(
     survivors: list[tuple],
     category: str,
     priority: Priority,
-    env: _Env,
+    token_floor: int,
+    output_floor: int,
 ) -> _Ranked:
     """Survivors split by group (0 first), each best upper bound first (ties in id order),
     with that bound and the lower bound of their quality for ``category`` in front (their
@@ -1756,18 +1762,9 @@ def _bounded_groups(
     ``output_floor`` output tokens at its lowest prices: a task of at least that many tokens
     can only cost more and take longer, so its real score is never above the bound.
     """
-    n_in, n_out = env.n_in, env.n_out
-    # the floors' bit lengths, with every count below the least floor as 0
-    key = (
-        static_id,
-        category,
-        priority,
-        n_in.bit_length() if n_in >= 32 else 0,
-        (n_out.bit_length() - 1) >> 1 if n_out >= 64 else 0,
-    )
+    key = (static_id, category, priority, token_floor, output_floor)
     groups = index._ranked_cache.get(key)
     if groups is None:
-        token_floor, output_floor = _token_floor(n_in), _output_floor(n_out)
         qs = index.quality(category)[0]
         lows = index.quality_low(category)
         base, wc, wl, wc_log = index.scoring(category, priority)
@@ -1794,14 +1791,15 @@ def _bounded_groups(
         groups = _Ranked([by_group[g] for g in sorted(by_group)])
         with index._lock:
             cache = index._ranked_cache
-            cache[key] = groups
-            # the oldest not asked for again since it was built or last passed over goes (a
-            # clock: a hit costs one flag, no lock); those passed over go to the end, unmarked
-            while len(cache) > RANKED_CACHE_SIZE:
+            # room first: the oldest not asked for again since it was built or last passed
+            # over goes (a clock: a hit costs one flag, no lock); those passed over go to the
+            # end, unmarked. The new lists come in after, so they are never their own victim
+            while len(cache) >= RANKED_CACHE_SIZE:
                 old_key, old = cache.popitem(last=False)
                 if old.used:
                     old.used = False
                     cache[old_key] = old
+            cache[key] = groups
     else:
         groups.used = True
     return groups

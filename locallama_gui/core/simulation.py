@@ -93,12 +93,6 @@ class SimTask:
     task: Task
 
 
-def _moment(st: SimTask) -> datetime:
-    """When a task is routed, in UTC."""
-    at = st.at
-    return at if at.tzinfo is UTC else as_utc(at)
-
-
 def generate_tasks(
     scenario: Scenario, cancelled: Callable[[], bool] | None = None
 ) -> list[SimTask]:
@@ -252,7 +246,7 @@ def simulate(
     """
     step = max(1, progress_every)
     # the quota only moves forward in time: route the tasks in time order (stable for ties)
-    timed = sorted(tasks, key=_moment)
+    timed = sorted(tasks, key=lambda st: as_utc(st.at))
     quota = quota or FreeQuota(credits_purchased=credits_purchased)
     baseline: ModelInfo | None = None
     if baseline_id is not None:
@@ -279,9 +273,7 @@ def simulate(
     n = len(timed)
     free = Tier.FREE
     for k, st in enumerate(timed):
-        at, task = st.at, st.task
-        if at.tzinfo is not UTC:
-            at = as_utc(at)
+        at, task = as_utc(st.at), st.task
         if k % step == 0:
             if cancelled is not None and cancelled():
                 was_cancelled = True

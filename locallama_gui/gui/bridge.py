@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
+from shiboken6 import isValid
 
 if TYPE_CHECKING:
     import asyncio
@@ -55,6 +56,13 @@ class Job:
 
     def done(self) -> bool:
         return self.task.done()
+
+
+def _owner_gone(callback: Callable[..., Any]) -> bool:
+    """Whether ``callback`` is a method of a Qt object deleted meanwhile (a pane or the tray
+    closed while its job ran): it is not called then, as Qt drops a deleted receiver's slots."""
+    owner = getattr(callback, "__self__", None)
+    return isinstance(owner, QObject) and not isValid(owner)
 
 
 class TaskRunner(QObject):
@@ -162,12 +170,13 @@ class TaskRunner(QObject):
             exc = t.exception()
             if exc is not None:
                 if on_error is not None:
-                    on_error(exc)
+                    if not _owner_gone(on_error):
+                        on_error(exc)
                 else:
                     log.error("%s failed: %s", name, exc, exc_info=exc)
                     self.error.emit(name, exc)
                 return
-            if on_done is not None:
+            if on_done is not None and not _owner_gone(on_done):
                 on_done(t.result())
 
         task.add_done_callback(finished)

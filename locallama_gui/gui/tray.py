@@ -18,7 +18,6 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
-from shiboken6 import isValid
 
 from locallama_gui.gui.bridge import Job
 from locallama_gui.gui.gateway_control import FAILED, ON, STARTING, STOPPING
@@ -317,8 +316,6 @@ class TrayController(QObject):
 
     def _data_read(self, data: TrayData) -> None:
         self._data_job = None
-        if not isValid(self):  # the tray went (the app closing) while its data was read
-            return
         if data != self.data:
             self.data = data
             self._populate()

@@ -63,6 +63,11 @@ def money_sort(amount: Decimal | None) -> float:
     return UNKNOWN_SORT if amount is None else float(amount)
 
 
+def _sort_value(col: Column, rec: Any) -> float | int | str:
+    """What a record sorts on in a column: its raw value, else its text, case folded."""
+    return col.sort(rec) if col.sort is not None else col.display(rec).casefold()
+
+
 class RecordTableModel(QAbstractTableModel):
     """A read-only table over a list of records, one :class:`Column` per column."""
 
@@ -105,7 +110,7 @@ class RecordTableModel(QAbstractTableModel):
             return list(rows)
         column, order = self._sorting
         col = self._columns[column]
-        key = col.sort if col.sort is not None else (lambda r: col.display(r).casefold())
+        key = col.sort if col.sort is not None else (lambda r: _sort_value(col, r))
         descending = order == Qt.SortOrder.DescendingOrder
         try:
             return sorted(rows, key=key, reverse=descending)
@@ -152,7 +157,7 @@ class RecordTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return col.display(rec)
         if role == SORT_ROLE:
-            return col.sort(rec) if col.sort is not None else col.display(rec).casefold()
+            return _sort_value(col, rec)
         if role == ROW_ROLE:
             return rec
         if role == Qt.ItemDataRole.TextAlignmentRole and col.align_right:
